@@ -1,0 +1,1 @@
+//! Configuration file schema (stub).

@@ -1,0 +1,13 @@
+//! caviard: a log-pipeline PII redaction engine and proxy.
+//!
+//! ```text
+//! receivers -> decode (formats) -> bounded queue -> engine workers -> encode -> exporters
+//! ```
+//!
+//! The [`engine`] finds personal data in a record and masks or pseudonymises it; it needs no
+//! runtime and does no I/O. The `serve` feature adds the OTLP proxy around it.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod engine;
