@@ -10,4 +10,5 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod cli;
 pub mod engine;

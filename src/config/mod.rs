@@ -1,1 +1,174 @@
-//! Configuration file schema (stub).
+//! The configuration file: one YAML document shared by `caviard redact`, `serve` and `check`.
+//!
+//! Every section has defaults, so an empty file (or none) runs the built-in policy. Unknown
+//! keys are rejected at load, so a typo fails at start rather than silently disabling a rule.
+
+use crate::engine::pack::KeyRuleSpec;
+use crate::engine::Action;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// What is redacted and how.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Limits on input records.
+    #[serde(default)]
+    pub input: InputConfig,
+}
+
+/// The redaction policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Use the packs compiled into the binary (core, secrets, fr, eu).
+    pub builtin_packs: bool,
+    /// Extra pattern pack files or directories.
+    pub packs: Vec<PathBuf>,
+    /// Action for categories not listed in `actions`.
+    pub default_action: Action,
+    /// Action per category (`email: pseudonymize`).
+    pub actions: BTreeMap<String, Action>,
+    /// Action per rule id, overriding the category's (`keys.password: drop`).
+    pub rule_actions: BTreeMap<String, Action>,
+    /// Categories or rule ids switched off.
+    pub disable: Vec<String>,
+    /// Extra key rules (same schema as `key_rules` in a pack).
+    pub keys: Vec<KeyRuleSpec>,
+    /// Redact private, loopback and link-local IP addresses too (default: kept, they
+    /// identify machines, not people).
+    pub redact_private_ips: bool,
+    /// The pseudonymisation key; required when any action is `pseudonymize`.
+    pub pseudonym: Option<PseudonymConfig>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            builtin_packs: true,
+            packs: Vec::new(),
+            default_action: Action::Mask,
+            actions: BTreeMap::new(),
+            rule_actions: BTreeMap::new(),
+            disable: Vec::new(),
+            keys: Vec::new(),
+            redact_private_ips: false,
+            pseudonym: None,
+        }
+    }
+}
+
+/// Where the HMAC key comes from. The key itself is never written in the config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PseudonymConfig {
+    /// Short id written into every pseudonym (`k1`), so a rotated key is visible.
+    pub key_id: String,
+    /// Environment variable holding the key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// File holding the key (trailing newline ignored).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl PseudonymConfig {
+    /// Read the key bytes. Errors name the field, never the key.
+    pub fn read_key(&self) -> Result<Vec<u8>, String> {
+        match (&self.key_env, &self.key_file) {
+            (Some(var), None) => std::env::var_os(var)
+                .map(|v| v.into_encoded_bytes())
+                .ok_or_else(|| format!("policy.pseudonym.key_env: environment variable {var} is not set")),
+            (None, Some(path)) => {
+                let mut k = std::fs::read(path)
+                    .map_err(|e| format!("policy.pseudonym.key_file: cannot read {}: {e}", path.display()))?;
+                while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                    k.pop();
+                }
+                Ok(k)
+            }
+            _ => Err("policy.pseudonym: set exactly one of key_env and key_file".to_string()),
+        }
+    }
+}
+
+/// Limits on input lines.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// Longest line processed; longer lines are cut (at a token boundary) and marked.
+    pub max_line_bytes: usize,
+    /// Appended to a cut line.
+    pub truncation_marker: String,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            max_line_bytes: 1 << 20,
+            truncation_marker: "[TRUNCATED]".to_string(),
+        }
+    }
+}
+
+/// A configuration file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("cannot read config {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid YAML for the schema.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Parser message with the field and position.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Load and parse a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse YAML text (an empty document gives the defaults).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Every semantic problem, each with its dotted path. Building the policy
+    /// ([`crate::engine::Redactor::from_config`]) checks the policy section.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if self.input.max_line_bytes < 1024 {
+            errs.push("input.max_line_bytes: must be at least 1024".to_string());
+        }
+        if let Err(e) = crate::engine::Redactor::from_config(&self.policy) {
+            errs.extend(e.problems().iter().cloned());
+        }
+        errs
+    }
+}

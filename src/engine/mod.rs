@@ -1,41 +1,70 @@
-//! The redaction engine (API stub; being written).
-use std::borrow::Cow;
+//! The redaction engine: finds personal data in a record and rewrites only what it finds.
+//!
+//! A [`Redactor`] is built once from a policy (pattern packs, key rules, actions) and is
+//! immutable, `Send + Sync`, shared by every worker. Each worker owns a [`Scratch`] (regex
+//! caches, span list, buffers) reused from record to record, so a record with nothing to
+//! redact is scanned without allocating, and one with something to redact reuses buffers.
+//!
+//! One record costs: one Aho-Corasick pass for literal prefixes (`eyJ`, `AKIA`, `Bearer`, ...)
+//! and key-name fragments (`password`, `name`, ...), and one byte-class pass that opens a
+//! region only at digit tokens, `@` and hex `:` runs (see `scan.rs`). Regexes and validators
+//! run on those regions only.
 
-/// Errors building a [`Redactor`].
+pub mod action;
+mod keys;
+pub mod pack;
+mod scan;
+pub mod validate;
+
+pub use action::{Action, PseudonymKey};
+use action::{write_replacement, CategoryOut, Normalize};
+use keys::KeyMatcher;
+use pack::{KeyRuleSpec, LoadedPack, TriggerKind, ValueShape};
+use validate::Validator;
+
+use crate::config::PolicyConfig;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::{meta, util::captures::Captures, util::syntax};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Errors building a [`Redactor`]: every problem found, each naming its field or rule.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// A policy problem.
-    #[error("{0}")]
-    Policy(String),
+    /// The policy or a pattern pack is invalid.
+    #[error("invalid policy: {}", .0.join("; "))]
+    Invalid(Vec<String>),
 }
 
-/// Per-worker mutable scratch space.
-#[derive(Default)]
-pub struct Scratch {}
-
-/// What was redacted in one record: counts per category, never values.
-#[derive(Default, Debug, Clone)]
-pub struct Summary {
-    counts: Vec<(String, u32)>,
-}
-
-impl Summary {
-    /// Total redactions.
-    pub fn total(&self) -> u32 {
-        self.counts.iter().map(|c| c.1).sum()
-    }
-    /// Counts per category name.
-    pub fn categories(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.counts.iter().map(|(n, c)| (n.as_str(), *c))
-    }
-    /// Reset for the next record.
-    pub fn clear(&mut self) {
-        self.counts.clear()
+impl EngineError {
+    /// The individual problems, each starting with its dotted path or pack/rule.
+    pub fn problems(&self) -> &[String] {
+        match self {
+            EngineError::Invalid(p) => p,
+        }
     }
 }
 
-/// Outcome of redacting one key/value field.
+/// Line format hint for [`Redactor::redact_line`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// JSON when the line looks like a JSON object or array, text otherwise.
+    #[default]
+    Auto,
+    /// Plain text (logfmt, `k=v`, access logs, syslog...).
+    Text,
+    /// A JSON document per line: redacted numbers are written as strings, dropped members
+    /// take their comma with them, so the output stays valid JSON with the same keys.
+    Json,
+    /// logfmt pairs: dropped pairs take a separating space with them.
+    Logfmt,
+}
+
+/// Outcome of redacting one key/value field (an OTLP attribute, a map entry).
+#[derive(Debug, PartialEq, Eq)]
 pub enum FieldOutcome<'a> {
     /// Leave the field as it is.
     Keep,
@@ -45,55 +74,843 @@ pub enum FieldOutcome<'a> {
     Drop,
 }
 
-/// Line format hint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Format {
-    /// Detect per line.
-    #[default]
-    Auto,
-    /// Plain text.
-    Text,
-    /// JSON object per line.
-    Json,
-    /// logfmt pairs.
-    Logfmt,
+/// A compiled detector rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub id: String,
+    pub category: u16,
+    pub trigger: TriggerKind,
+    pub regex: meta::Regex,
+    pub value_group: bool,
+    pub validator: Option<Validator>,
+    pub min_digits: u8,
+    pub priority: i32,
+    pub boundary: bool,
+    pub standalone: bool,
+    pub max_len: usize,
+    pub action: Action,
 }
 
-/// The compiled, immutable redaction engine.
-pub struct Redactor {}
+/// A compiled key rule.
+#[derive(Debug)]
+pub(crate) struct KeyRule {
+    pub id: String,
+    pub category: u16,
+    pub shape: ValueShape,
+    pub action: Action,
+}
+
+/// What a literal found by the Aho-Corasick pass stands for.
+#[derive(Debug)]
+enum LiteralTarget {
+    /// A literal prefix of a detector rule.
+    Rule { rule: usize, literal: Box<[u8]>, case_sensitive: bool },
+    /// A fragment of a key name.
+    Key,
+    /// An encoded `@` (`%40`, `\u0040`).
+    EncodedAt,
+}
+
+/// A detector rule or a key rule, by index.
+#[derive(Debug, Clone, Copy)]
+enum RuleRef {
+    Detector(usize),
+    Key(usize),
+}
+
+/// Key rules rank above every detector when spans overlap: the key says what the value is.
+const KEY_PRIORITY: i32 = 1000;
+
+/// A range of the line to replace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub category: u16,
+    pub priority: i32,
+    pub action: Action,
+    /// Index into rules, or `rules.len() + key rule index`.
+    pub rule: u32,
+    /// For key rules: the whole field (`"key": "value"`), removed by [`Action::Drop`].
+    pub field: Option<(usize, usize)>,
+}
+
+impl Span {
+    pub(crate) fn detected(start: usize, end: usize, rule: &Rule, ri: usize) -> Span {
+        Span {
+            start,
+            end,
+            category: rule.category,
+            priority: rule.priority,
+            action: rule.action,
+            rule: ri as u32,
+            field: None,
+        }
+    }
+}
+
+/// Per-rule regex state, owned by a [`Scratch`].
+#[derive(Debug)]
+pub(crate) struct RuleCache {
+    pub cache: meta::Cache,
+    pub caps: Captures,
+}
+
+/// Per-worker mutable state: regex caches and buffers, reused across records.
+///
+/// A `Scratch` may be used with any `Redactor`; it rebuilds its caches when it meets a new one.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    owner: u64,
+    caches: Vec<RuleCache>,
+    spans: Vec<Span>,
+    tmp: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl Scratch {
+    fn prepare(&mut self, r: &Redactor) {
+        if self.owner != r.id {
+            self.caches = r
+                .rules
+                .iter()
+                .map(|rule| RuleCache {
+                    cache: rule.regex.create_cache(),
+                    caps: rule.regex.create_captures(),
+                })
+                .collect();
+            self.owner = r.id;
+        }
+        self.spans.clear();
+    }
+}
+
+/// What was redacted in one record: counts per category and per rule, never values.
+#[derive(Default, Debug, Clone)]
+pub struct Summary {
+    counts: Vec<u32>,
+    rule_counts: Vec<u32>,
+    names: Option<Arc<Names>>,
+}
+
+/// Category and rule names, shared by every summary of a redactor.
+#[derive(Debug)]
+struct Names {
+    categories: Vec<String>,
+    rules: Vec<String>,
+}
+
+impl Summary {
+    /// Total number of redacted spans.
+    pub fn total(&self) -> u32 {
+        self.counts.iter().sum()
+    }
+    /// `(category, count)` for every category with a non-zero count.
+    pub fn categories(&self) -> impl Iterator<Item = (&str, u32)> {
+        let names = self.names.as_deref();
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .filter_map(move |(i, &c)| Some((names?.categories.get(i)?.as_str(), c)))
+    }
+    /// `(rule id, count)` for every rule with a non-zero count.
+    pub fn rules(&self) -> impl Iterator<Item = (&str, u32)> {
+        let names = self.names.as_deref();
+        self.rule_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .filter_map(move |(i, &c)| Some((names?.rules.get(i)?.as_str(), c)))
+    }
+    /// Reset the counts for the next record (keeps the allocation).
+    pub fn clear(&mut self) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+        self.rule_counts.iter_mut().for_each(|c| *c = 0);
+    }
+    /// Add another summary's counts (same redactor).
+    pub fn merge(&mut self, other: &Summary) {
+        if self.names.is_none() {
+            self.names.clone_from(&other.names);
+        }
+        grow_add(&mut self.counts, &other.counts);
+        grow_add(&mut self.rule_counts, &other.rule_counts);
+    }
+    fn add(&mut self, r: &Redactor, category: u16, rule: u32) {
+        if self.counts.len() != r.names.categories.len() {
+            self.counts.resize(r.names.categories.len(), 0);
+            self.rule_counts.resize(r.names.rules.len(), 0);
+            self.names = Some(r.names.clone());
+        }
+        self.counts[category as usize] += 1;
+        if let Some(c) = self.rule_counts.get_mut(rule as usize) {
+            *c += 1;
+        }
+    }
+}
+
+fn grow_add(into: &mut Vec<u32>, from: &[u32]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), 0);
+    }
+    into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The compiled, immutable redaction engine. Build once, share (`Arc`) across threads.
+#[derive(Debug)]
+pub struct Redactor {
+    id: u64,
+    categories: Vec<CategoryOut>,
+    rules: Vec<Rule>,
+    key_rules: Vec<KeyRule>,
+    number_rules: Vec<usize>,
+    at_rules: Vec<usize>,
+    colon_rules: Vec<usize>,
+    min_number_digits: u8,
+    literals: Option<AhoCorasick>,
+    literal_targets: Vec<LiteralTarget>,
+    keys: KeyMatcher,
+    pseudonym: Option<PseudonymKey>,
+    names: Arc<Names>,
+    examples: Vec<(RuleRef, pack::Examples)>,
+}
 
 impl Redactor {
-    /// The built-in default policy.
+    /// The built-in default policy: every built-in pack, every category masked.
     pub fn builtin() -> Result<Redactor, EngineError> {
-        Ok(Redactor {})
+        Redactor::from_config(&PolicyConfig::default())
     }
-    /// Redact one log line.
+
+    /// Build from a policy. Reads the pseudonym key and extra packs it names.
+    pub fn from_config(policy: &PolicyConfig) -> Result<Redactor, EngineError> {
+        let mut problems = Vec::new();
+        let mut packs = Vec::new();
+        if policy.builtin_packs {
+            match pack::builtin_packs() {
+                Ok(p) => packs.extend(p),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        for (i, path) in policy.packs.iter().enumerate() {
+            match pack::load_path(path) {
+                Ok(p) => packs.extend(p),
+                Err(e) => problems.push(format!("policy.packs[{i}]: {e}")),
+            }
+        }
+        let pseudonym = match &policy.pseudonym {
+            Some(p) => match p.read_key().and_then(|k| PseudonymKey::new(&p.key_id, &k)) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    problems.push(format!("policy.pseudonym: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let r = Builder::new(policy, pseudonym, &mut problems).build(&packs, &policy.keys);
+        if problems.is_empty() {
+            Ok(r)
+        } else {
+            Err(EngineError::Invalid(problems))
+        }
+    }
+
+    /// Category names known to this redactor.
+    pub fn categories(&self) -> impl Iterator<Item = &str> {
+        self.categories.iter().map(|c| c.name.as_str())
+    }
+
+    /// Number of detector rules and key rules.
+    pub fn rule_counts(&self) -> (usize, usize) {
+        (self.rules.len(), self.key_rules.len())
+    }
+
+    /// Redact one line, appending the result to `out`. Returns whether anything changed.
+    /// Allocation-free once `scratch` and `out` have grown to the record size.
+    pub fn redact_into(
+        &self,
+        line: &[u8],
+        format: Format,
+        scratch: &mut Scratch,
+        summary: &mut Summary,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        scratch.prepare(self);
+        self.find_spans(line, scratch);
+        if scratch.spans.is_empty() {
+            out.extend_from_slice(line);
+            return false;
+        }
+        let json = match format {
+            Format::Json => true,
+            Format::Auto => looks_like_json(line),
+            Format::Text | Format::Logfmt => false,
+        };
+        self.rewrite(line, json, scratch, summary, out);
+        true
+    }
+
+    /// Redact one log line; borrows the input when nothing is found.
     pub fn redact_line<'a>(
         &self,
         line: &'a [u8],
-        _format: Format,
-        _scratch: &mut Scratch,
-        _summary: &mut Summary,
+        format: Format,
+        scratch: &mut Scratch,
+        summary: &mut Summary,
     ) -> Cow<'a, [u8]> {
-        Cow::Borrowed(line)
+        let mut out = std::mem::take(&mut scratch.out);
+        out.clear();
+        let changed = self.redact_into(line, format, scratch, summary, &mut out);
+        if changed {
+            Cow::Owned(out)
+        } else {
+            scratch.out = out;
+            Cow::Borrowed(line)
+        }
     }
+
     /// Redact free text (a log body string, a span name).
-    pub fn redact_text<'a>(
-        &self,
-        text: &'a str,
-        _scratch: &mut Scratch,
-        _summary: &mut Summary,
-    ) -> Cow<'a, str> {
-        Cow::Borrowed(text)
+    pub fn redact_text<'a>(&self, text: &'a str, scratch: &mut Scratch, summary: &mut Summary) -> Cow<'a, str> {
+        match self.redact_line(text.as_bytes(), Format::Text, scratch, summary) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(v) => Cow::Owned(
+                String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+        }
     }
-    /// Redact one attribute: key-aware.
+
+    /// Redact one attribute or map entry: a key rule on `key` redacts the whole value,
+    /// otherwise the value is scanned as text.
     pub fn redact_field<'a>(
         &self,
-        _key: &str,
-        _value: &'a str,
-        _scratch: &mut Scratch,
-        _summary: &mut Summary,
+        key: &str,
+        value: &'a str,
+        scratch: &mut Scratch,
+        summary: &mut Summary,
     ) -> FieldOutcome<'a> {
-        FieldOutcome::Keep
+        if let Some(kr) = self.key_rule_for(key, value.as_bytes()) {
+            let rule = &self.key_rules[kr];
+            summary.add(self, rule.category, (self.rules.len() + kr) as u32);
+            if rule.action == Action::Drop {
+                return FieldOutcome::Drop;
+            }
+            let mut out = Vec::new();
+            let cat = &self.categories[rule.category as usize];
+            write_replacement(rule.action, cat, value.as_bytes(), self.pseudonym.as_ref(), &mut scratch.tmp, &mut out);
+            return FieldOutcome::Replace(Cow::Owned(String::from_utf8_lossy(&out).into_owned()));
+        }
+        match self.redact_text(value, scratch, summary) {
+            Cow::Borrowed(_) => FieldOutcome::Keep,
+            owned => FieldOutcome::Replace(owned),
+        }
+    }
+
+    /// The key rule that redacts `value` under `key`, if any.
+    fn key_rule_for(&self, key: &str, value: &[u8]) -> Option<usize> {
+        let kr = self.keys.classify(key.as_bytes())?;
+        keys::shape_ok(self.key_rules[kr].shape, value, true).then_some(kr)
+    }
+
+    /// Find every span in `line` into `scratch.spans` (unsorted, overlapping).
+    fn find_spans(&self, line: &[u8], scratch: &mut Scratch) {
+        let Scratch { caches, spans, .. } = scratch;
+        if let Some(ac) = &self.literals {
+            let mut key_done = 0usize;
+            for m in ac.find_overlapping_iter(line) {
+                match &self.literal_targets[m.pattern().as_usize()] {
+                    LiteralTarget::Rule { rule, literal, case_sensitive } => {
+                        if *case_sensitive && &line[m.start()..m.end()] != &**literal {
+                            continue;
+                        }
+                        self.confirm_literal(*rule, line, m.start(), caches, spans);
+                    }
+                    LiteralTarget::Key => {
+                        if m.start() < key_done {
+                            continue;
+                        }
+                        if let Some(end) = self.key_span(line, m.start(), m.end(), spans) {
+                            key_done = end;
+                        }
+                    }
+                    LiteralTarget::EncodedAt => self.scan_encoded_at(line, m.start(), m.end(), caches, spans),
+                }
+            }
+        }
+        self.scan_bytes(line, caches, spans);
+    }
+
+    /// A key-name fragment at `hs..he`: if it is a key with a value and the key is personal,
+    /// push the value's span. Returns the end of the key when a key was recognised.
+    fn key_span(&self, line: &[u8], hs: usize, he: usize, spans: &mut Vec<Span>) -> Option<usize> {
+        let (ks, ke, kv) = keys::key_value_at(line, hs, he)?;
+        let kr = self.keys.classify(&line[ks..ke])?;
+        let rule = &self.key_rules[kr];
+        let mut value = kv.value;
+        if !kv.quoted {
+            value = match self.categories[rule.category as usize].name.as_str() {
+                "secret" => keys::extend_auth_scheme(line, value),
+                "person_name" => keys::extend_name(line, value),
+                _ => value,
+            };
+        }
+        if !keys::shape_ok(rule.shape, &line[value.0..value.1], kv.quoted) {
+            return Some(ke);
+        }
+        spans.push(Span {
+            start: value.0,
+            end: value.1,
+            category: rule.category,
+            priority: KEY_PRIORITY,
+            action: rule.action,
+            rule: (self.rules.len() + kr) as u32,
+            field: Some((kv.field_start, kv.field_end.max(value.1))),
+        });
+        Some(ke)
+    }
+
+    /// Merge overlapping spans and write the redacted line.
+    fn rewrite(&self, line: &[u8], json: bool, scratch: &mut Scratch, summary: &mut Summary, out: &mut Vec<u8>) {
+        let Scratch { spans, tmp, .. } = scratch;
+        for s in spans.iter_mut() {
+            if let (Action::Drop, Some(field)) = (s.action, s.field) {
+                (s.start, s.end) = field_extent(line, field, json);
+            }
+        }
+        merge_spans(spans);
+        let mut cursor = JsonCursor::default();
+        let mut last = 0;
+        for s in spans.iter() {
+            let (mut start, mut end, mut quote) = (s.start, s.end, false);
+            if json && s.field.is_none_or(|_| s.action != Action::Drop) && !cursor.in_string_at(line, start) {
+                (start, end) = bare_token(line, start, end);
+                quote = s.action != Action::Drop;
+            }
+            if start < last {
+                continue;
+            }
+            out.extend_from_slice(&line[last..start]);
+            if quote {
+                out.push(b'"');
+            }
+            let cat = &self.categories[s.category as usize];
+            write_replacement(s.action, cat, &line[start..end], self.pseudonym.as_ref(), tmp, out);
+            if quote {
+                out.push(b'"');
+            }
+            last = end;
+            summary.add(self, s.category, s.rule);
+        }
+        out.extend_from_slice(&line[last..]);
+    }
+
+    /// Run every example of every rule; returns one message per failure.
+    pub fn test_examples(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut scratch = Scratch::default();
+        for (rr, ex) in &self.examples {
+            let ri = match *rr {
+                RuleRef::Detector(i) => i,
+                RuleRef::Key(k) => self.rules.len() + k,
+            };
+            let id = self.rule_id(ri);
+            for e in &ex.must_match {
+                let (text, value) = e.parts();
+                let found = self.rule_spans(ri, text.as_bytes(), &mut scratch);
+                let hit = found.iter().any(|&(s, e)| &text.as_bytes()[s..e] == value.as_bytes());
+                if !hit {
+                    let got: Vec<_> = found.iter().map(|&(s, e)| &text[s..e]).collect();
+                    failures.push(format!("{id}: must match {value:?} in {text:?}, found {got:?}"));
+                }
+            }
+            for text in &ex.no_match {
+                let found = self.rule_spans(ri, text.as_bytes(), &mut scratch);
+                if !found.is_empty() {
+                    let got: Vec<_> = found.iter().map(|&(s, e)| &text[s..e]).collect();
+                    failures.push(format!("{id}: must not match {text:?}, found {got:?}"));
+                }
+            }
+        }
+        failures
+    }
+
+    /// One line per rule: id, category, kind, action.
+    pub fn describe_rules(&self) -> Vec<String> {
+        let cat = |c: u16| self.categories[c as usize].name.as_str();
+        let mut out: Vec<String> = self
+            .rules
+            .iter()
+            .map(|r| format!("{}\t{}\t{:?}\t{:?}", r.id, cat(r.category), r.trigger, r.action))
+            .collect();
+        out.extend(
+            self.key_rules
+                .iter()
+                .map(|r| format!("{}\t{}\tkey({:?})\t{:?}", r.id, cat(r.category), r.shape, r.action)),
+        );
+        out
+    }
+
+    /// Number of examples attached to the rules.
+    pub fn example_count(&self) -> usize {
+        self.examples.iter().map(|(_, e)| e.must_match.len() + e.no_match.len()).sum()
+    }
+
+    fn rule_id(&self, ri: usize) -> &str {
+        match self.rules.get(ri) {
+            Some(r) => &r.id,
+            None => &self.key_rules[ri - self.rules.len()].id,
+        }
+    }
+
+    /// The spans one rule finds in `text` (before merging).
+    fn rule_spans(&self, ri: usize, text: &[u8], scratch: &mut Scratch) -> Vec<(usize, usize)> {
+        scratch.prepare(self);
+        self.find_spans(text, scratch);
+        scratch.spans.iter().filter(|s| s.rule as usize == ri).map(|s| (s.start, s.end)).collect()
     }
 }
+
+/// Sort spans and merge overlapping ones; the merged span takes the category and action of
+/// the highest-priority (then longest) member.
+fn merge_spans(spans: &mut Vec<Span>) {
+    spans.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut w = 0;
+    for i in 1..spans.len() {
+        let s = spans[i];
+        let cur = &mut spans[w];
+        if s.start < cur.end {
+            let s_wins = (s.priority, s.end - s.start) > (cur.priority, cur.end - cur.start);
+            let end = cur.end.max(s.end);
+            if s_wins {
+                let start = cur.start;
+                *cur = s;
+                cur.start = start;
+            }
+            cur.end = end;
+        } else {
+            w += 1;
+            spans[w] = s;
+        }
+    }
+    spans.truncate(w + 1);
+}
+
+/// The bytes a dropped field takes with it: a comma (JSON) or a space (logfmt) on one side.
+fn field_extent(line: &[u8], (fs, fe): (usize, usize), json: bool) -> (usize, usize) {
+    let n = line.len();
+    let mut k = fe;
+    while k < n && line[k] == b' ' {
+        k += 1;
+    }
+    if k < n && (line[k] == b',' || (!json && line[k] == b'&')) {
+        let mut e = k + 1;
+        while e < n && line[e] == b' ' {
+            e += 1;
+        }
+        return (fs, e);
+    }
+    let mut k = fs;
+    while k > 0 && line[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k > 0 && line[k - 1] == b',' {
+        return (k - 1, fe);
+    }
+    if !json && k < fs {
+        return (k, fe);
+    }
+    (fs, fe)
+}
+
+/// Whether the line looks like a JSON object or array.
+fn looks_like_json(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    matches!((t.first(), t.last()), (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')))
+}
+
+/// Extend a span outside any JSON string to the whole bare token (a number).
+fn bare_token(line: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
+    let tok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.');
+    while s > 0 && tok(line[s - 1]) {
+        s -= 1;
+    }
+    while e < line.len() && tok(line[e]) {
+        e += 1;
+    }
+    (s, e)
+}
+
+/// Tracks whether a position of a JSON line is inside a string, moving forward only.
+#[derive(Default)]
+struct JsonCursor {
+    pos: usize,
+    in_string: bool,
+}
+
+impl JsonCursor {
+    fn in_string_at(&mut self, line: &[u8], to: usize) -> bool {
+        while self.pos < to {
+            let b = line[self.pos];
+            if self.in_string {
+                if b == b'\\' {
+                    self.pos += 2;
+                    continue;
+                }
+                if b == b'"' {
+                    self.in_string = false;
+                }
+            } else if b == b'"' {
+                self.in_string = true;
+            }
+            self.pos += 1;
+        }
+        self.in_string
+    }
+}
+
+/// Collects categories, rules and literals while building a [`Redactor`].
+struct Builder<'p> {
+    policy: &'p PolicyConfig,
+    pseudonym: Option<PseudonymKey>,
+    problems: &'p mut Vec<String>,
+    cat_index: HashMap<String, u16>,
+    categories: Vec<CategoryOut>,
+    rules: Vec<Rule>,
+    key_rules: Vec<KeyRule>,
+    keys: KeyMatcher,
+    patterns: Vec<Vec<u8>>,
+    targets: Vec<LiteralTarget>,
+    fragments: HashSet<String>,
+    ids: HashSet<String>,
+    examples: Vec<(RuleRef, pack::Examples)>,
+    disabled: HashSet<&'p str>,
+}
+
+impl<'p> Builder<'p> {
+    fn new(policy: &'p PolicyConfig, pseudonym: Option<PseudonymKey>, problems: &'p mut Vec<String>) -> Self {
+        Builder {
+            policy,
+            pseudonym,
+            problems,
+            cat_index: HashMap::new(),
+            categories: Vec::new(),
+            rules: Vec::new(),
+            key_rules: Vec::new(),
+            keys: KeyMatcher::default(),
+            patterns: Vec::new(),
+            targets: Vec::new(),
+            fragments: HashSet::new(),
+            ids: HashSet::new(),
+            examples: Vec::new(),
+            disabled: policy.disable.iter().map(String::as_str).collect(),
+        }
+    }
+
+    fn category(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.cat_index.get(name) {
+            return i;
+        }
+        let i = self.categories.len() as u16;
+        self.categories.push(CategoryOut {
+            name: name.to_string(),
+            marker: name.to_ascii_uppercase(),
+            normalize: Normalize::for_category(name),
+        });
+        self.cat_index.insert(name.to_string(), i);
+        i
+    }
+
+    fn action_for(&self, id: &str, category: &str) -> Action {
+        self.policy
+            .rule_actions
+            .get(id)
+            .or_else(|| self.policy.actions.get(category))
+            .copied()
+            .unwrap_or(self.policy.default_action)
+    }
+
+    fn build(mut self, packs: &[LoadedPack], extra_keys: &[KeyRuleSpec]) -> Redactor {
+        for p in packs {
+            for spec in &p.pack.rules {
+                self.add_rule(&p.file, spec);
+            }
+            for spec in &p.pack.key_rules {
+                self.add_key_rule(&p.file, spec);
+            }
+        }
+        for spec in extra_keys {
+            self.add_key_rule("policy.keys", spec);
+        }
+        for enc in ["%40", "\\u0040"] {
+            self.patterns.push(enc.as_bytes().to_vec());
+            self.targets.push(LiteralTarget::EncodedAt);
+        }
+        self.check_policy_names();
+        let literals = match AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&self.patterns)
+        {
+            Ok(ac) => Some(ac),
+            Err(e) => {
+                self.problems.push(format!("literal automaton: {e}"));
+                None
+            }
+        };
+        let by = |t: TriggerKind, rules: &[Rule]| -> Vec<usize> {
+            let mut v: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].trigger == t).collect();
+            v.sort_by_key(|&i| std::cmp::Reverse(rules[i].priority));
+            v
+        };
+        let number_rules = by(TriggerKind::Number, &self.rules);
+        let min_number_digits = number_rules.iter().map(|&i| self.rules[i].min_digits).min().unwrap_or(u8::MAX).max(1);
+        let mut rule_names: Vec<String> = self.rules.iter().map(|r| r.id.clone()).collect();
+        rule_names.extend(self.key_rules.iter().map(|r| r.id.clone()));
+        Redactor {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            names: Arc::new(Names {
+                categories: self.categories.iter().map(|c| c.name.clone()).collect(),
+                rules: rule_names,
+            }),
+            at_rules: by(TriggerKind::At, &self.rules),
+            colon_rules: by(TriggerKind::Colon, &self.rules),
+            number_rules,
+            min_number_digits,
+            literals,
+            literal_targets: self.targets,
+            categories: self.categories,
+            rules: self.rules,
+            key_rules: self.key_rules,
+            keys: self.keys,
+            pseudonym: self.pseudonym,
+            examples: self.examples,
+        }
+    }
+
+    /// Unknown names in `actions`, `rule_actions` and `disable`, and a missing pseudonym key.
+    fn check_policy_names(&mut self) {
+        let policy = self.policy;
+        for cat in policy.actions.keys() {
+            if !self.cat_index.contains_key(cat) {
+                self.problems.push(format!("policy.actions.{cat}: unknown category"));
+            }
+        }
+        for id in policy.rule_actions.keys() {
+            if !self.ids.contains(id) {
+                self.problems.push(format!("policy.rule_actions.{id}: unknown rule id"));
+            }
+        }
+        for (i, d) in policy.disable.iter().enumerate() {
+            if !self.ids.contains(d) && !self.cat_index.contains_key(d) {
+                self.problems.push(format!("policy.disable[{i}]: {d:?} is neither a category nor a rule id"));
+            }
+        }
+        let pseudo = self.rules.iter().map(|r| r.action).chain(self.key_rules.iter().map(|r| r.action));
+        if self.pseudonym.is_none() && pseudo.into_iter().any(|a| a == Action::Pseudonymize) {
+            self.problems.push(
+                "policy.pseudonym: an action is `pseudonymize` but no key is configured (set key_env or key_file)"
+                    .to_string(),
+            );
+        }
+    }
+
+    fn check_id(&mut self, file: &str, id: &str) -> bool {
+        if !self.ids.insert(id.to_string()) {
+            self.problems.push(format!("pattern pack {file}, rule {id}: duplicate rule id"));
+            return false;
+        }
+        true
+    }
+
+    fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec) {
+        if !self.check_id(file, &spec.id) {
+            return;
+        }
+        let category = self.category(&spec.category);
+        if self.disabled.contains(spec.id.as_str()) || self.disabled.contains(spec.category.as_str()) {
+            return;
+        }
+        let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
+        let regex = meta::Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .configure(meta::Regex::config().utf8_empty(false))
+            .build(&spec.pattern);
+        let regex = match regex {
+            Ok(r) => r,
+            Err(e) => return self.problems.push(fail(format!("pattern: {e}"))),
+        };
+        let validator = match spec.validator.as_deref().map(|n| (n, Validator::from_name(n))) {
+            None => None,
+            Some((_, Some(v))) => Some(self.ip_scope(v)),
+            Some((n, None)) => return self.problems.push(fail(format!("unknown validator {n:?}"))),
+        };
+        if (spec.trigger == TriggerKind::Literal) == spec.literals.is_empty() {
+            return self.problems.push(fail("`literals` is required with trigger literal, and only then".into()));
+        }
+        let value_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "v").is_some();
+        let ri = self.rules.len();
+        for lit in &spec.literals {
+            self.patterns.push(lit.as_bytes().to_vec());
+            self.targets.push(LiteralTarget::Rule {
+                rule: ri,
+                literal: lit.as_bytes().into(),
+                case_sensitive: !spec.case_insensitive,
+            });
+        }
+        self.rules.push(Rule {
+            id: spec.id.clone(),
+            category,
+            trigger: spec.trigger,
+            regex,
+            value_group,
+            validator,
+            min_digits: spec.min_digits.unwrap_or(1),
+            priority: spec.priority.unwrap_or(50),
+            boundary: spec.boundary.unwrap_or(true),
+            standalone: spec.standalone,
+            max_len: spec.max_len.unwrap_or(4096),
+            action: self.action_for(&spec.id, &spec.category),
+        });
+        self.examples.push((RuleRef::Detector(ri), spec.examples.clone()));
+    }
+
+    /// Public-only IP validators become any-IP ones when the policy redacts private addresses.
+    fn ip_scope(&self, v: Validator) -> Validator {
+        match (v, self.policy.redact_private_ips) {
+            (Validator::Ipv4Public, true) => Validator::Ipv4Any,
+            (Validator::Ipv6Public, true) => Validator::Ipv6Any,
+            _ => v,
+        }
+    }
+
+    fn add_key_rule(&mut self, file: &str, spec: &KeyRuleSpec) {
+        if !self.check_id(file, &spec.id) {
+            return;
+        }
+        let category = self.category(&spec.category);
+        if self.disabled.contains(spec.id.as_str()) || self.disabled.contains(spec.category.as_str()) {
+            return;
+        }
+        let kr = self.key_rules.len();
+        for k in &spec.keys {
+            match self.keys.add(k, kr) {
+                Ok(fragment) => {
+                    if self.fragments.insert(fragment.clone()) {
+                        self.patterns.push(fragment.into_bytes());
+                        self.targets.push(LiteralTarget::Key);
+                    }
+                }
+                Err(e) => self.problems.push(format!("pattern pack {file}, rule {}: {e}", spec.id)),
+            }
+        }
+        self.key_rules.push(KeyRule {
+            id: spec.id.clone(),
+            category,
+            shape: spec.value,
+            action: self.action_for(&spec.id, &spec.category),
+        });
+        self.examples.push((RuleRef::Key(kr), spec.examples.clone()));
+    }
+}
+

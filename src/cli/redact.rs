@@ -1,0 +1,340 @@
+//! `caviard redact`: the command-line filter.
+//!
+//! Writes exactly one output line per input line, in order. Lines are read with a bound
+//! (`input.max_line_bytes`): a longer line is cut at a whitespace near the bound and marked,
+//! so a 10 GB line without a newline cannot exhaust memory. With `--threads N > 1`, a reader
+//! thread cuts the input into chunks of whole lines, N workers redact chunks, and the writer
+//! puts them back in order.
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use crate::config::InputConfig;
+use crate::engine::{Format, Redactor, Scratch, Summary};
+
+/// Arguments of `caviard redact`.
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// Configuration file (policy and input limits); the built-in policy without it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// How to read each line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print counts per category to stderr at the end (never values).
+    #[arg(long)]
+    summary: bool,
+    /// Input files; stdin when none (or `-`).
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Text,
+    Json,
+    Logfmt,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Logfmt => Format::Logfmt,
+        }
+    }
+}
+
+/// Run the filter.
+pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(args.config.as_deref())?;
+    let problems = config.validate();
+    if !problems.is_empty() {
+        anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
+    }
+    let redactor = super::build_redactor(&config)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let input = open_inputs(&args.files)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 17, stdout.lock());
+    let opts = Options {
+        format: args.format.into(),
+        limits: &config.input,
+    };
+    let summary = if threads == 1 {
+        redact_serial(&redactor, input, &mut out, &opts)?
+    } else {
+        redact_parallel(&redactor, input, &mut out, &opts, threads)?
+    };
+    out.flush()?;
+    if args.summary {
+        let mut cats: Vec<_> = summary.categories().collect();
+        cats.sort();
+        for (name, n) in cats {
+            eprintln!("{name}\t{n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Options<'a> {
+    format: Format,
+    limits: &'a InputConfig,
+}
+
+fn open_inputs(files: &[PathBuf]) -> anyhow::Result<Box<dyn BufRead + Send>> {
+    if files.is_empty() || (files.len() == 1 && files[0].as_os_str() == "-") {
+        return Ok(Box::new(BufReader::with_capacity(1 << 17, io::stdin())));
+    }
+    let mut chain: Box<dyn Read + Send> = Box::new(io::empty());
+    for f in files {
+        let file = File::open(f).with_context(|| format!("opening {}", f.display()))?;
+        chain = Box::new(chain.chain(EnsureNewline::new(file)));
+    }
+    Ok(Box::new(BufReader::with_capacity(1 << 17, chain)))
+}
+
+/// Appends a newline to a file that does not end with one, so files don't merge lines.
+struct EnsureNewline<R> {
+    inner: R,
+    last: Option<u8>,
+    done: bool,
+}
+
+impl<R> EnsureNewline<R> {
+    fn new(inner: R) -> Self {
+        EnsureNewline { inner, last: None, done: false }
+    }
+}
+
+impl<R: Read> Read for EnsureNewline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+            return Ok(n);
+        }
+        self.done = true;
+        match self.last {
+            Some(b) if b != b'\n' => {
+                buf[0] = b'\n';
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+/// Read one line (without its `\n`) into `buf`, keeping at most `max` bytes; returns `None` at
+/// end of input, else the number of bytes cut.
+fn read_bounded_line<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
+    buf.clear();
+    let (mut cut, mut any) = (0usize, false);
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(any.then_some(cut));
+        }
+        any = true;
+        let (take, found) = match memchr::memchr(b'\n', avail) {
+            Some(p) => (p, true),
+            None => (avail.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        buf.extend_from_slice(&avail[..take.min(room)]);
+        cut += take.saturating_sub(room);
+        r.consume(take + found as usize);
+        if found {
+            return Ok(Some(cut));
+        }
+    }
+}
+
+/// Cut a truncated line back to a whitespace near its end (a value cut in half would escape
+/// its detector) and append the marker.
+fn mark_truncated(line: &mut Vec<u8>, marker: &str) {
+    let tail = line.len().saturating_sub(256);
+    if let Some(p) = line[tail..].iter().rposition(|b| b.is_ascii_whitespace()) {
+        line.truncate(tail + p);
+    } else {
+        line.truncate(tail);
+    }
+    line.push(b' ');
+    line.extend_from_slice(marker.as_bytes());
+}
+
+/// Redact one line into `out`, followed by `\n`; CRLF endings are kept.
+fn redact_one(r: &Redactor, line: &[u8], opts: &Options, scratch: &mut Scratch, summary: &mut Summary, out: &mut Vec<u8>) {
+    let (body, cr) = match line.strip_suffix(b"\r") {
+        Some(b) => (b, true),
+        None => (line, false),
+    };
+    r.redact_into(body, opts.format, scratch, summary, out);
+    if cr {
+        out.push(b'\r');
+    }
+    out.push(b'\n');
+}
+
+fn redact_serial(
+    r: &Redactor,
+    mut input: Box<dyn BufRead + Send>,
+    out: &mut impl Write,
+    opts: &Options,
+) -> anyhow::Result<Summary> {
+    let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
+    let (mut line, mut buf) = (Vec::new(), Vec::with_capacity(1 << 16));
+    while let Some(cut) = read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)? {
+        if cut > 0 {
+            mark_truncated(&mut line, &opts.limits.truncation_marker);
+        }
+        redact_one(r, &line, opts, &mut scratch, &mut summary, &mut buf);
+        if buf.len() >= 1 << 16 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)?;
+    Ok(summary)
+}
+
+/// Bytes of whole lines per chunk handed to a worker.
+const CHUNK_BYTES: usize = 1 << 20;
+
+fn redact_parallel(
+    r: &Redactor,
+    mut input: Box<dyn BufRead + Send>,
+    out: &mut impl Write,
+    opts: &Options,
+    threads: usize,
+) -> anyhow::Result<Summary> {
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
+    let chunk_rx = std::sync::Mutex::new(chunk_rx);
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| -> anyhow::Result<Summary> {
+        let reader = s.spawn(move || -> io::Result<()> {
+            let mut line = Vec::new();
+            let mut seq = 0u64;
+            let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
+            while let Some(cut) = read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)? {
+                if cut > 0 {
+                    mark_truncated(&mut line, &opts.limits.truncation_marker);
+                }
+                chunk.extend_from_slice(&line);
+                chunk.push(b'\n');
+                if chunk.len() >= CHUNK_BYTES {
+                    let next = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096));
+                    if chunk_tx.send((seq, std::mem::replace(&mut chunk, next))).is_err() {
+                        return Ok(());
+                    }
+                    seq += 1;
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = chunk_tx.send((seq, chunk));
+            }
+            Ok(())
+        });
+        let mut workers = Vec::new();
+        for _ in 0..threads {
+            let (chunk_rx, done_tx, free_tx) = (&chunk_rx, done_tx.clone(), free_tx.clone());
+            workers.push(s.spawn(move || {
+                let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
+                loop {
+                    let next = chunk_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((seq, chunk)) = next else { break };
+                    let mut buf = Vec::with_capacity(chunk.len() + chunk.len() / 8);
+                    for line in chunk.strip_suffix(b"\n").unwrap_or(&chunk).split(|&b| b == b'\n') {
+                        redact_one(r, line, opts, &mut scratch, &mut summary, &mut buf);
+                    }
+                    let _ = free_tx.send(chunk);
+                    if done_tx.send((seq, buf)).is_err() {
+                        break;
+                    }
+                }
+                summary
+            }));
+        }
+        drop(done_tx);
+        drop(free_tx);
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        let mut write_err = None;
+        for (seq, buf) in done_rx {
+            pending.insert(seq, buf);
+            while let Some(buf) = pending.remove(&next) {
+                if write_err.is_none() {
+                    write_err = out.write_all(&buf).err();
+                }
+                next += 1;
+            }
+            if write_err.is_some() {
+                break;
+            }
+        }
+        let mut total = Summary::default();
+        for w in workers {
+            if let Ok(s) = w.join() {
+                total.merge(&s);
+            }
+        }
+        if let Some(e) = write_err {
+            return Err(e.into());
+        }
+        match reader.join() {
+            Ok(res) => res.context("reading input")?,
+            Err(_) => anyhow::bail!("reader thread panicked"),
+        }
+        Ok(total)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines() {
+        let data = b"short\nabcdefghij\n\nlast";
+        let mut r = &data[..];
+        let mut buf = Vec::new();
+        assert_eq!(read_bounded_line(&mut r, &mut buf, 4).unwrap(), Some(1));
+        assert_eq!(buf, b"shor");
+        assert_eq!(read_bounded_line(&mut r, &mut buf, 4).unwrap(), Some(6));
+        assert_eq!(buf, b"abcd");
+        assert_eq!(read_bounded_line(&mut r, &mut buf, 4).unwrap(), Some(0));
+        assert_eq!(buf, b"");
+        assert_eq!(read_bounded_line(&mut r, &mut buf, 4).unwrap(), Some(0));
+        assert_eq!(buf, b"last");
+        assert_eq!(read_bounded_line(&mut r, &mut buf, 4).unwrap(), None);
+    }
+
+    #[test]
+    fn truncation_cuts_at_whitespace() {
+        let mut l = b"card 4111 1111 11".to_vec();
+        mark_truncated(&mut l, "[TRUNCATED]");
+        assert_eq!(l, b"card 4111 1111 [TRUNCATED]");
+    }
+}

@@ -1,0 +1,394 @@
+//! Key-aware rules: a value whose key names personal data is redacted whole.
+//!
+//! Keys are found structurally in one pass over the line, whatever the format: the literal
+//! pass reports a fragment of a key name (`name`, `password`, ...); the key is the run of
+//! key bytes around it; it counts only when a separator follows (`"key": `, `key=`, `key: `,
+//! `'key': `, `\"key\":`), which covers JSON, escaped JSON inside a string, logfmt, `k=v` text,
+//! URL query strings, HTTP header lines and Python reprs. The key is then normalised (lower
+//! case, without `_-. `) and looked up among the key rules.
+
+use super::pack::ValueShape;
+use super::validate;
+use std::collections::HashMap;
+
+/// Longest normalised key considered.
+const MAX_KEY: usize = 64;
+
+/// Key patterns compiled for lookup: exact names in a map, `*x`, `x*` and `*x*` in lists.
+#[derive(Debug, Default)]
+pub(crate) struct KeyMatcher {
+    exact: HashMap<Vec<u8>, usize>,
+    prefix: Vec<(Vec<u8>, usize)>,
+    suffix: Vec<(Vec<u8>, usize)>,
+    contains: Vec<(Vec<u8>, usize)>,
+}
+
+/// Normalise a key into `buf`: ASCII lower case, `_ - . space` removed. None if too long.
+pub(crate) fn normalize_key<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]> {
+    let mut n = 0;
+    for &b in key {
+        if matches!(b, b'_' | b'-' | b'.' | b' ') {
+            continue;
+        }
+        *buf.get_mut(n)? = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(&buf[..n])
+}
+
+impl KeyMatcher {
+    /// Add a pattern for key rule `rule`. Returns the literal fragment the literal pass must
+    /// look for (the last word of the pattern, as it appears in any spelling of the key).
+    pub(crate) fn add(&mut self, pattern: &str, rule: usize) -> Result<String, String> {
+        let (lead, trail) = (pattern.starts_with('*'), pattern.ends_with('*') && pattern.len() > 1);
+        let core = pattern.trim_matches('*');
+        if core.is_empty() || core.contains('*') {
+            return Err(format!("key pattern {pattern:?}: `*` only at the start or the end"));
+        }
+        let mut buf = [0u8; MAX_KEY];
+        let norm = normalize_key(core.as_bytes(), &mut buf)
+            .ok_or_else(|| format!("key pattern {pattern:?} is longer than {MAX_KEY} bytes"))?
+            .to_vec();
+        match (lead, trail) {
+            (false, false) => {
+                self.exact.entry(norm).or_insert(rule);
+            }
+            (true, false) => self.suffix.push((norm, rule)),
+            (false, true) => self.prefix.push((norm, rule)),
+            (true, true) => self.contains.push((norm, rule)),
+        }
+        Ok(last_word(core))
+    }
+
+    /// The key rule a raw key belongs to.
+    pub(crate) fn classify(&self, raw: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; MAX_KEY];
+        let k = normalize_key(raw, &mut buf)?;
+        if let Some(&r) = self.exact.get(k) {
+            return Some(r);
+        }
+        // The longest matching pattern wins: `*accesskey*` over `*key`.
+        let suffix = self.suffix.iter().filter(|(p, _)| k.ends_with(p));
+        let prefix = self.prefix.iter().filter(|(p, _)| k.starts_with(p));
+        let contains = self.contains.iter().filter(|(p, _)| memchr::memmem::find(k, p).is_some());
+        suffix.chain(prefix).chain(contains).max_by_key(|(p, _)| p.len()).map(|&(_, r)| r)
+    }
+}
+
+/// The last word of a key pattern: `first_name` -> `name`, `dateOfBirth` -> `birth`.
+fn last_word(core: &str) -> String {
+    let bytes = core.as_bytes();
+    let mut start = 0;
+    for i in 1..bytes.len() {
+        let sep = matches!(bytes[i - 1], b'_' | b'-' | b'.' | b' ');
+        let camel = bytes[i].is_ascii_uppercase() && bytes[i - 1].is_ascii_lowercase();
+        if sep || camel {
+            start = i;
+        }
+    }
+    core[start..].trim_matches(|c| matches!(c, '_' | '-' | '.' | ' ')).to_ascii_lowercase()
+}
+
+#[inline]
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || b >= 0x80
+}
+
+/// A key found in a line, with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyValue {
+    /// Start of the key (including an opening quote).
+    pub field_start: usize,
+    /// End of the raw key name (exclusive).
+    pub key_end: usize,
+    /// The value's bytes (inside quotes when quoted).
+    pub value: (usize, usize),
+    /// End of the value including a closing quote.
+    pub field_end: usize,
+    /// Whether the value was quoted.
+    pub quoted: bool,
+}
+
+/// Expand the fragment at `hs..he` to the whole key; `None` unless a separator and a value follow.
+/// `secret_like` extends unquoted header values over an authorization scheme
+/// (`Authorization: Bearer x`); `name_like` over following capitalised words (`name: Jean Dupont`).
+pub(crate) fn key_value_at(line: &[u8], hs: usize, he: usize) -> Option<(usize, usize, KeyValue)> {
+    let n = line.len();
+    let mut ks = hs;
+    while ks > 0 && is_key_byte(line[ks - 1]) {
+        ks -= 1;
+    }
+    let mut ke = he;
+    while ke < n && is_key_byte(line[ke]) {
+        ke += 1;
+    }
+    // Trailing dots belong to the sentence, not the key.
+    while ke > he && line[ke - 1] == b'.' {
+        ke -= 1;
+    }
+    let (field_start, close) = opening_quote(line, ks);
+    let mut j = ke;
+    if let Some(q) = close {
+        if !line[j..].starts_with(q) {
+            return None;
+        }
+        j += q.len();
+    }
+    while j < n && (line[j] == b' ' || line[j] == b'\t') {
+        j += 1;
+    }
+    let sep = *line.get(j)?;
+    if sep == b':' {
+        // `http://`, `std::x`, `a:b` without a space are not key/value pairs.
+        match line.get(j + 1) {
+            Some(b':') | Some(b'/') => return None,
+            Some(b' ') | Some(b'"') | Some(b'\'') | Some(b'\t') | Some(b'\\') => {}
+            _ if close.is_none() => return None,
+            _ => {}
+        }
+    } else if sep != b'=' {
+        return None;
+    }
+    j += 1;
+    while j < n && (line[j] == b' ' || line[j] == b'\t') {
+        j += 1;
+    }
+    let (value, field_end, quoted) = value_at(line, j, close)?;
+    Some((
+        ks,
+        ke,
+        KeyValue {
+            field_start,
+            key_end: ke,
+            value,
+            field_end,
+            quoted,
+        },
+    ))
+}
+
+/// The quote that opens the key at `ks`, if any, and what closes it.
+fn opening_quote(line: &[u8], ks: usize) -> (usize, Option<&'static [u8]>) {
+    if ks == 0 {
+        return (ks, None);
+    }
+    match line[ks - 1] {
+        b'"' if ks >= 2 && line[ks - 2] == b'\\' => (ks - 2, Some(b"\\\"")),
+        b'"' => (ks - 1, Some(b"\"")),
+        b'\'' => (ks - 1, Some(b"'")),
+        _ => (ks, None),
+    }
+}
+
+/// The value starting at `j`: `(value range, end of field, quoted)`.
+fn value_at(line: &[u8], j: usize, key_quote: Option<&[u8]>) -> Option<((usize, usize), usize, bool)> {
+    let n = line.len();
+    let first = *line.get(j)?;
+    match first {
+        b'{' | b'[' => None,
+        b'\\' if line.get(j + 1) == Some(&b'"') => {
+            let start = j + 2;
+            let end = start + memchr::memmem::find(&line[start..], b"\\\"")?;
+            Some(((start, end), end + 2, true))
+        }
+        b'"' => {
+            let start = j + 1;
+            let mut k = start;
+            while k < n {
+                match line[k] {
+                    b'\\' => k += 2,
+                    b'"' => return Some(((start, k), k + 1, true)),
+                    _ => k += 1,
+                }
+            }
+            // Unterminated: the rest of the line is the value (fail closed).
+            Some(((start, n), n, true))
+        }
+        b'\'' => {
+            let start = j + 1;
+            let end = memchr::memchr(b'\'', &line[start..]).map_or(n, |p| start + p);
+            Some(((start, end), (end + 1).min(n), true))
+        }
+        _ => {
+            let _ = key_quote;
+            let mut k = j;
+            while k < n && !is_unquoted_end(line[k]) {
+                k += 1;
+            }
+            (k > j).then_some(((j, k), k, false))
+        }
+    }
+}
+
+#[inline]
+fn is_unquoted_end(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b',' | b';' | b'&' | b'|' | b'"' | b'\'' | b'}' | b']' | b')' | b'<' | b'>' | b'\\'
+    )
+}
+
+/// Extend an unquoted value over an authorization scheme's credentials
+/// (`Bearer abc`, `Basic dXNl...`, `Token x`).
+pub(crate) fn extend_auth_scheme(line: &[u8], value: (usize, usize)) -> (usize, usize) {
+    const SCHEMES: &[&[u8]] = &[
+        b"bearer", b"basic", b"token", b"digest", b"negotiate", b"bot", b"apikey", b"key", b"ssws", b"otp",
+    ];
+    let word = &line[value.0..value.1];
+    if !SCHEMES.iter().any(|s| word.eq_ignore_ascii_case(s)) || line.get(value.1) != Some(&b' ') {
+        return value;
+    }
+    let mut k = value.1 + 1;
+    while k < line.len() && !is_unquoted_end(line[k]) {
+        k += 1;
+    }
+    if k > value.1 + 1 {
+        (value.0, k)
+    } else {
+        value
+    }
+}
+
+/// Extend an unquoted name over following capitalised words (`name: Jean Dupont level=...`).
+pub(crate) fn extend_name(line: &[u8], value: (usize, usize)) -> (usize, usize) {
+    let mut end = value.1;
+    loop {
+        if line.get(end) != Some(&b' ') {
+            return (value.0, end);
+        }
+        let ws = end + 1;
+        let mut k = ws;
+        while k < line.len() && (line[k].is_ascii_alphabetic() || line[k] >= 0x80 || line[k] == b'-') {
+            k += 1;
+        }
+        let cap = line.get(ws).is_some_and(|b| b.is_ascii_uppercase() || *b >= 0x80);
+        if !cap || k == ws || line.get(k).is_some_and(|&b| b == b'=' || b == b':') {
+            return (value.0, end);
+        }
+        end = k;
+    }
+}
+
+/// Whether a value has the shape its key rule asks for.
+pub(crate) fn shape_ok(shape: ValueShape, v: &[u8], quoted: bool) -> bool {
+    if v.is_empty() || v.iter().all(|b| b.is_ascii_whitespace()) {
+        return false;
+    }
+    if !quoted
+        && (v.eq_ignore_ascii_case(b"true") || v.eq_ignore_ascii_case(b"false") || v.eq_ignore_ascii_case(b"null"))
+    {
+        return false;
+    }
+    // Already redacted (a marker from an earlier pass or another proxy).
+    if v.first() == Some(&b'[') && v.last() == Some(&b']') && v.len() > 2 {
+        return false;
+    }
+    match shape {
+        ValueShape::Any => !matches!(v, b"-" | b"*" | b"none" | b"None" | b"<redacted>" | b"***"),
+        ValueShape::NameLike => name_like(v),
+        ValueShape::Postal => postal(v),
+        ValueShape::Random => secret_token(v),
+    }
+}
+
+/// A secret-looking token: random by [`validate::looks_random`], and made only of the bytes
+/// tokens are made of (so `product:SKU-FR-1-BLK` or `users/42/avatar` are not).
+fn secret_token(v: &[u8]) -> bool {
+    v.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~'))
+        && v.iter().filter(|&&b| b == b'/').count() <= 2
+        && validate::looks_random(v)
+}
+
+/// A person's name: starts with a capital (or a non-ASCII letter, or a `\u` escape), then
+/// letters, spaces, `-`, `'`, `.`, `,`; no digits, at most 80 bytes.
+fn name_like(v: &[u8]) -> bool {
+    let first_ok = v[0].is_ascii_uppercase() || v[0] >= 0x80 || v.starts_with(b"\\u");
+    if !first_ok || v.len() > 80 {
+        return false;
+    }
+    let mut i = 0;
+    while i < v.len() {
+        let b = v[i];
+        if b == b'\\' {
+            // A JSON escape of a letter (`\u00e9`) is part of the name; any other escape is not.
+            let hex = v.get(i + 2..i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            if v.get(i + 1) != Some(&b'u') || !hex {
+                return false;
+            }
+            i += 6;
+            continue;
+        }
+        if !(b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b'-' | b'\'' | b'.' | b',')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A postal address: a letter and a space, and not an IP/host:port.
+fn postal(v: &[u8]) -> bool {
+    let letter = v.iter().any(|b| b.is_ascii_alphabetic() || *b >= 0x80);
+    letter && v.contains(&b' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(line: &str, frag: &str) -> Option<String> {
+        let hs = line.find(frag)?;
+        let (_, _, kv) = key_value_at(line.as_bytes(), hs, hs + frag.len())?;
+        Some(line[kv.value.0..kv.value.1].to_string())
+    }
+
+    #[test]
+    fn finds_values_in_every_syntax() {
+        assert_eq!(kv(r#"{"first_name": "Jean", "x":1}"#, "name").as_deref(), Some("Jean"));
+        assert_eq!(kv(r#"{"password":"a\"b"}"#, "password").as_deref(), Some(r#"a\"b"#));
+        assert_eq!(kv(r#"msg="{\"token\":\"abc\"}""#, "token").as_deref(), Some("abc"));
+        assert_eq!(kv("user=x password=hunter2 host=h", "password").as_deref(), Some("hunter2"));
+        assert_eq!(kv("GET /a?sid=abc&page=2", "sid").as_deref(), Some("abc"));
+        assert_eq!(kv("Cookie: session=abc; _ga=1", "Cookie").as_deref(), Some("session=abc"));
+        assert_eq!(kv("(email='a@b.c', dob='1992-01-27')", "dob").as_deref(), Some("1992-01-27"));
+        assert_eq!(kv("see http://x", "http"), None);
+        assert_eq!(kv("the password is wrong", "password"), None);
+        assert_eq!(kv(r#"{"address":{"street":"x"}}"#, "address"), None);
+    }
+
+    #[test]
+    fn classify_and_fragments() {
+        let mut m = KeyMatcher::default();
+        assert_eq!(m.add("first_name", 0).unwrap(), "name");
+        assert_eq!(m.add("*password*", 1).unwrap(), "password");
+        assert_eq!(m.add("dateOfBirth", 2).unwrap(), "birth");
+        assert_eq!(m.add("*_token", 3).unwrap(), "token");
+        assert_eq!(m.classify(b"firstName"), Some(0));
+        assert_eq!(m.classify(b"First-Name"), Some(0));
+        assert_eq!(m.classify(b"db_password_file"), Some(1));
+        assert_eq!(m.classify(b"date_of_birth"), Some(2));
+        assert_eq!(m.classify(b"csrf_token"), Some(3));
+        assert_eq!(m.classify(b"hostname"), None);
+        assert!(m.add("a*b", 4).is_err());
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(shape_ok(ValueShape::NameLike, b"Jean Dupont", true));
+        assert!(shape_ok(ValueShape::NameLike, br"Ren\u00e9 Fran\u00e7ois", true));
+        assert!(!shape_ok(ValueShape::NameLike, b"payments-7d9f-x2", true));
+        assert!(!shape_ok(ValueShape::NameLike, b"nginx", true));
+        assert!(!shape_ok(ValueShape::Any, b"true", false));
+        assert!(shape_ok(ValueShape::Any, b"true", true));
+        assert!(shape_ok(ValueShape::Postal, b"12, rue de la Paix", true));
+        assert!(!shape_ok(ValueShape::Postal, b"10.0.0.1:8080", true));
+    }
+
+    #[test]
+    fn extensions() {
+        let l = b"Authorization: Bearer abc.def | X";
+        assert_eq!(extend_auth_scheme(l, (15, 21)), (15, 30));
+        let l = b"name: Jean Dupont level=x";
+        assert_eq!(extend_name(l, (6, 10)), (6, 17));
+    }
+}

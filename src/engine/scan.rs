@@ -1,0 +1,407 @@
+//! The candidate finder and confirmer.
+//!
+//! Contract (as for any prefilter): every possible match of a rule lies inside a candidate
+//! region of the rule's trigger kind; regions may be false positives. One pass over the bytes
+//! classifies them with a 256-entry table: most bytes belong to no class of interest and cost
+//! one load and one branch. Only tokens that contain digits, `@` signs and `:` between hex
+//! digits open a region, and only the rules of that trigger kind run on it, on that region
+//! alone (the regex still sees the surrounding bytes for its boundary checks). Literal-prefixed
+//! rules and key names are found by one Aho-Corasick pass (see `mod.rs`).
+//!
+//! When this is slow: lines made mostly of digit groups joined by single separators (a table of
+//! numbers) make long regions on which every number rule runs once.
+
+use super::{Redactor, Rule, RuleCache, Span};
+use crate::engine::pack::TriggerKind;
+use regex_automata::{Anchored, Input};
+
+const DIGIT: u8 = 1;
+const ALPHA: u8 = 2;
+const AT: u8 = 4;
+const COLON: u8 = 8;
+const ALNUM: u8 = DIGIT | ALPHA;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_digit() {
+            DIGIT
+        } else if b.is_ascii_alphabetic() {
+            ALPHA
+        } else if b == b'@' {
+            AT
+        } else if b == b':' {
+            COLON
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn is_alnum(b: u8) -> bool {
+    CLASS[b as usize] & ALNUM != 0
+}
+
+/// Bytes that may join the digit groups of one number (`06 12`, `06.12`, `06-12`, `(0)6`).
+#[inline]
+fn is_number_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'.' | b'-' | b'/' | b'(' | b')')
+}
+
+/// Bytes of an e-mail local part or domain, as far as region finding is concerned.
+#[inline]
+fn is_email_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'\\') || b >= 0x80
+}
+
+#[inline]
+fn is_hex_or_colon(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':'
+}
+
+/// Whether the bytes on both sides of `start..end` let a match stand as a whole word.
+#[inline]
+pub(crate) fn at_boundary(line: &[u8], start: usize, end: usize) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if start > 0 && word(line[start - 1]) {
+        return false;
+    }
+    if end < line.len() && word(line[end]) {
+        return false;
+    }
+    true
+}
+
+/// Whether a numeric match is only a piece of a longer token: it continues a dotted number
+/// (`1.2.3.4.5`), or a dashed/slashed identifier (`02547145-ecf9-...`, `2024-02-25`).
+#[inline]
+fn extends_number(line: &[u8], start: usize, end: usize) -> bool {
+    let before = start >= 2 && match line[start - 1] {
+        b'.' => line[start - 2].is_ascii_digit(),
+        b'-' | b'/' => line[start - 2].is_ascii_alphanumeric(),
+        _ => false,
+    };
+    let after = end + 1 < line.len() && match line[end] {
+        b'.' => line[end + 1].is_ascii_digit(),
+        b'-' | b'/' => line[end + 1].is_ascii_alphanumeric(),
+        _ => false,
+    };
+    before || after
+}
+
+/// Whether a match of a `standalone` rule sits inside a longer run of space-separated groups:
+/// after a token with digits (`ES10 7113 0979 0807...`), before a digit group, or inside a
+/// region that starts like an IBAN. A phone number stands alone; a piece of an account number
+/// or card does not. Rules with a validator skip the "before a digit group" test: a trailing
+/// group is cut off by the validator retry instead (`4111 1111 1111 1111 123`).
+fn inside_group_run(line: &[u8], region_start: usize, start: usize, end: usize, check_after: bool) -> bool {
+    let iban_shaped = line.len() >= region_start + 4
+        && line[region_start..region_start + 2].iter().all(u8::is_ascii_uppercase)
+        && line[region_start + 2..region_start + 4].iter().all(u8::is_ascii_digit);
+    if iban_shaped && start > region_start {
+        return true;
+    }
+    let mut k = start;
+    while k > 0 && matches!(line[k - 1], b' ' | b'(' | b'+') {
+        k -= 1;
+    }
+    let mut t = k;
+    while t > 0 && line[t - 1].is_ascii_alphanumeric() {
+        t -= 1;
+    }
+    let prev_has_digit = k < start && line[t..k].iter().any(u8::is_ascii_digit);
+    let next_digit = check_after && end + 1 < line.len() && line[end] == b' ' && line[end + 1].is_ascii_digit();
+    prev_has_digit || next_digit
+}
+
+/// The region of a number that starts with the alphanumeric token `ts..te`.
+/// Returns `(start, end, digit count)`.
+fn number_region(line: &[u8], ts: usize, te: usize, digits: u32) -> (usize, usize, u32) {
+    let n = line.len();
+    let mut s = ts;
+    for _ in 0..2 {
+        if s > 0 && matches!(line[s - 1], b'+' | b'(') {
+            s -= 1;
+        }
+    }
+    let (mut e, mut digits) = (te, digits);
+    loop {
+        let mut j = e;
+        while j < n && j - e < 3 && is_number_sep(line[j]) {
+            j += 1;
+        }
+        if j == e || j >= n || !is_alnum(line[j]) {
+            break;
+        }
+        let t0 = j;
+        let (mut d, mut upper) = (0u32, true);
+        while j < n && is_alnum(line[j]) {
+            d += line[j].is_ascii_digit() as u32;
+            upper &= line[j].is_ascii_uppercase();
+            j += 1;
+        }
+        if d == 0 && !(upper && j - t0 <= 4) {
+            break;
+        }
+        digits += d;
+        e = j;
+    }
+    (s, e, digits)
+}
+
+/// Extent of the e-mail-shaped run around the `@` marker at `at..at_end`.
+fn email_region(line: &[u8], at: usize, at_end: usize) -> (usize, usize) {
+    let mut s = at;
+    while s > 0 && at - s < 256 && is_email_byte(line[s - 1]) {
+        s -= 1;
+    }
+    let mut e = at_end;
+    while e < line.len() && e - at_end < 256 && is_email_byte(line[e]) {
+        e += 1;
+    }
+    (s, e)
+}
+
+/// Extent of the hex/colon run around the `:` at `pos`, if it can hold an IPv6 address.
+fn colon_region(line: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let n = line.len();
+    let before_ok = pos > 0 && is_hex_or_colon(line[pos - 1]);
+    let after_ok = pos + 1 < n && is_hex_or_colon(line[pos + 1]);
+    if !(before_ok && after_ok) {
+        return None;
+    }
+    let mut s = pos;
+    while s > 0 && pos - s < 64 && is_hex_or_colon(line[s - 1]) {
+        s -= 1;
+    }
+    let mut e = pos + 1;
+    while e < n && e - pos < 64 && (is_hex_or_colon(line[e]) || line[e] == b'.') {
+        e += 1;
+    }
+    let colons = line[s..e].iter().filter(|&&b| b == b':').count();
+    if colons < 2 || (s > 0 && (line[s - 1].is_ascii_alphanumeric() || line[s - 1] == b'_')) {
+        return None;
+    }
+    Some((s, e))
+}
+
+impl Redactor {
+    /// The byte pass: number, `@` and `:` triggers.
+    pub(crate) fn scan_bytes(&self, line: &[u8], caches: &mut [RuleCache], spans: &mut Vec<Span>) {
+        let n = line.len();
+        let mut i = 0;
+        while i < n {
+            let c = CLASS[line[i] as usize];
+            if c == 0 {
+                i += 1;
+                continue;
+            }
+            if c & ALNUM != 0 {
+                let ts = i;
+                let mut digits = 0u32;
+                while i < n && is_alnum(line[i]) {
+                    digits += line[i].is_ascii_digit() as u32;
+                    i += 1;
+                }
+                if digits > 0 {
+                    let (rs, re, d) = number_region(line, ts, i, digits);
+                    if d >= self.min_number_digits as u32 {
+                        self.confirm_region(&self.number_rules, line, rs, re, d, caches, spans);
+                    }
+                    i = i.max(re);
+                }
+            } else if c == AT {
+                let (rs, re) = email_region(line, i, i + 1);
+                self.confirm_region(&self.at_rules, line, rs, re, 0, caches, spans);
+                i = re.max(i + 1);
+            } else {
+                match colon_region(line, i) {
+                    Some((rs, re)) => {
+                        self.confirm_region(&self.colon_rules, line, rs, re, 0, caches, spans);
+                        i = re;
+                    }
+                    None => i += 1,
+                }
+            }
+        }
+    }
+
+    /// An encoded `@` (`%40`, `\u0040`) found by the literal pass.
+    pub(crate) fn scan_encoded_at(
+        &self,
+        line: &[u8],
+        at: usize,
+        at_end: usize,
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+    ) {
+        let (rs, re) = email_region(line, at, at_end);
+        self.confirm_region(&self.at_rules, line, rs, re, 0, caches, spans);
+    }
+
+    /// Run the given rules over `rs..re`, keeping matches that pass boundary and validator.
+    #[allow(clippy::too_many_arguments)]
+    fn confirm_region(
+        &self,
+        rules: &[usize],
+        line: &[u8],
+        rs: usize,
+        re: usize,
+        digits: u32,
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+    ) {
+        for &ri in rules {
+            let rule = &self.rules[ri];
+            if (rule.min_digits as u32) > digits && rule.trigger == TriggerKind::Number {
+                continue;
+            }
+            let mut at = rs;
+            while at < re {
+                let input = Input::new(line).span(at..re);
+                let Some((ms, me, vs, ve)) = search(rule, &mut caches[ri], input) else {
+                    break;
+                };
+                match self.accept(rule, line, rs, ms, me, vs, ve) {
+                    Some((s, e)) => {
+                        spans.push(Span::detected(s, e, rule, ri));
+                        at = me.max(ms + 1);
+                    }
+                    None => at = ms + 1,
+                }
+            }
+        }
+    }
+
+    /// A literal-triggered rule at the literal found at `pos`.
+    pub(crate) fn confirm_literal(
+        &self,
+        ri: usize,
+        line: &[u8],
+        pos: usize,
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+    ) {
+        let rule = &self.rules[ri];
+        let end = line.len().min(pos.saturating_add(rule.max_len));
+        let input = Input::new(line).span(pos..end).anchored(Anchored::Yes);
+        if let Some((ms, me, vs, ve)) = search(rule, &mut caches[ri], input) {
+            if let Some((s, e)) = self.accept(rule, line, pos, ms, me, vs, ve) {
+                spans.push(Span::detected(s, e, rule, ri));
+            }
+        }
+    }
+
+    /// Boundary and validator checks; a failed validation is retried once without a trailing
+    /// punctuation byte (`2a00::1:` at the end of a sentence).
+    #[allow(clippy::too_many_arguments)]
+    fn accept(
+        &self,
+        rule: &Rule,
+        line: &[u8],
+        region_start: usize,
+        ms: usize,
+        me: usize,
+        vs: usize,
+        ve: usize,
+    ) -> Option<(usize, usize)> {
+        if rule.boundary && !at_boundary(line, ms, me) {
+            return None;
+        }
+        if rule.trigger == TriggerKind::Number && extends_number(line, ms, me) {
+            return None;
+        }
+        if rule.standalone && inside_group_run(line, region_start, ms, me, rule.validator.is_none()) {
+            return None;
+        }
+        let Some(v) = rule.validator else {
+            return Some((vs, ve));
+        };
+        if v.check(&line[vs..ve]) {
+            return Some((vs, ve));
+        }
+        // Retry without trailing punctuation (`2a00::1:` ending a sentence), then without
+        // trailing groups (`4111 1111 1111 1111 123`, a CVV after the card number).
+        let mut e = ve;
+        while e > vs + 1 && ve - e < 2 && matches!(line[e - 1], b':' | b'.' | b'-') {
+            e -= 1;
+            if v.check(&line[vs..e]) {
+                return Some((vs, e));
+            }
+        }
+        let mut e = ve;
+        for _ in 0..2 {
+            e = vs + line[vs..e].iter().rposition(|b| matches!(b, b' ' | b'-'))?;
+            if v.check(&line[vs..e]) {
+                return Some((vs, e));
+            }
+        }
+        None
+    }
+}
+
+/// One regex search; returns the match and the redacted part (group `v` when the rule has it).
+fn search(rule: &Rule, rc: &mut RuleCache, input: Input<'_>) -> Option<(usize, usize, usize, usize)> {
+    if rule.value_group {
+        rule.regex.search_captures_with(&mut rc.cache, &input, &mut rc.caps);
+        let m = rc.caps.get_match()?;
+        let v = rc.caps.get_group_by_name("v").unwrap_or(m.span());
+        Some((m.start(), m.end(), v.start, v.end))
+    } else {
+        let m = rule.regex.search_with(&mut rc.cache, &input)?;
+        Some((m.start(), m.end(), m.start(), m.end()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_regions() {
+        let l = b"call +33 (0)6 12 34 56 78 now";
+        let ts = 6;
+        let (s, e, d) = number_region(l, ts, 8, 2);
+        assert_eq!(&l[s..e], b"+33 (0)6 12 34 56 78");
+        assert_eq!(d, 12);
+        let l = b"iban NL77 ABNA 0441 2435 41.";
+        let (s, e, _) = number_region(l, 5, 9, 2);
+        assert_eq!(&l[s..e], b"NL77 ABNA 0441 2435 41");
+        let l = b"card 4111 1111 1111 1111 flagged";
+        let (s, e, d) = number_region(l, 5, 9, 4);
+        assert_eq!((&l[s..e], d), (&b"4111 1111 1111 1111"[..], 16));
+    }
+
+    #[test]
+    fn email_and_colon_regions() {
+        let l = b"to <Jean.Dupont+x@mail.example.fr>, ok";
+        let at = l.iter().position(|&b| b == b'@').unwrap();
+        let (s, e) = email_region(l, at, at + 1);
+        assert_eq!(&l[s..e], b"Jean.Dupont+x@mail.example.fr");
+        let l = b"from [2a00:fd2f::1]:443";
+        let (s, e) = colon_region(l, 10).unwrap();
+        assert_eq!(&l[s..e], b"2a00:fd2f::1");
+        assert!(colon_region(b"at 13:11 ok", 5).is_none());
+        assert!(colon_region(b"std::vec", 3).is_none());
+    }
+
+    #[test]
+    fn boundaries() {
+        assert!(at_boundary(b"x 123 y", 2, 5));
+        assert!(!at_boundary(b"x1234 y", 2, 5));
+        assert!(extends_number(b"1.2.3.4.5", 2, 9));
+        assert!(extends_number(b"02547145-ecf9", 0, 8));
+        let l = b"ref ES10 7113 0979 0807 7390";
+        assert!(inside_group_run(l, 4, 14, 28, true));
+        let l = b"to 0162 31150478 at 12:30";
+        assert!(!inside_group_run(l, 3, 3, 16, true));
+        assert!(inside_group_run(b"x 12 0162 31150478", 2, 5, 18, true));
+        assert!(!inside_group_run(b"card 4111 1111 1111 1111 123", 5, 5, 24, false));
+        assert!(!extends_number(b"ip 1.2.3.4.", 3, 10));
+    }
+}
