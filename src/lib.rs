@@ -9,6 +9,6 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod config;
 pub mod cli;
+pub mod config;
 pub mod engine;

@@ -15,7 +15,8 @@ pub struct CheckArgs {
 
 /// Load the file, run every validation, print every problem.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.config).with_context(|| format!("reading {}", args.config.display()))?;
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
     let config = match crate::config::Config::parse(&text) {
         Ok(c) => c,
         Err(e) => {

@@ -56,4 +56,3 @@ pub(crate) fn build_redactor(config: &Config) -> anyhow::Result<crate::engine::R
         anyhow::anyhow!("invalid policy:\n  {list}")
     })
 }
-

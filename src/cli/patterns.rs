@@ -50,7 +50,11 @@ pub fn run(cmd: PatternsCommand) -> anyhow::Result<ExitCode> {
                 r.example_count(),
                 failures.len()
             );
-            Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         PatternsCommand::List { patterns } => {
             let r = redactor_for(patterns)?;

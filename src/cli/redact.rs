@@ -117,7 +117,11 @@ struct EnsureNewline<R> {
 
 impl<R> EnsureNewline<R> {
     fn new(inner: R) -> Self {
-        EnsureNewline { inner, last: None, done: false }
+        EnsureNewline {
+            inner,
+            last: None,
+            done: false,
+        }
     }
 }
 
@@ -144,7 +148,11 @@ impl<R: Read> Read for EnsureNewline<R> {
 
 /// Read one line (without its `\n`) into `buf`, keeping at most `max` bytes; returns `None` at
 /// end of input, else the number of bytes cut.
-fn read_bounded_line<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
+fn read_bounded_line<R: BufRead + ?Sized>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<usize>> {
     buf.clear();
     let (mut cut, mut any) = (0usize, false);
     loop {
@@ -185,7 +193,14 @@ fn mark_truncated(line: &mut Vec<u8>, marker: &str) {
 }
 
 /// Redact one line into `out`, followed by `\n`; CRLF endings are kept.
-fn redact_one(r: &Redactor, line: &[u8], opts: &Options, scratch: &mut Scratch, summary: &mut Summary, out: &mut Vec<u8>) {
+fn redact_one(
+    r: &Redactor,
+    line: &[u8],
+    opts: &Options,
+    scratch: &mut Scratch,
+    summary: &mut Summary,
+    out: &mut Vec<u8>,
+) {
     let (body, cr) = match line.strip_suffix(b"\r") {
         Some(b) => (b, true),
         None => (line, false),
@@ -238,15 +253,22 @@ fn redact_parallel(
             let mut line = Vec::new();
             let mut seq = 0u64;
             let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
-            while let Some(cut) = read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)? {
+            while let Some(cut) =
+                read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)?
+            {
                 if cut > 0 {
                     mark_truncated(&mut line, &opts.limits.truncation_marker);
                 }
                 chunk.extend_from_slice(&line);
                 chunk.push(b'\n');
                 if chunk.len() >= CHUNK_BYTES {
-                    let next = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096));
-                    if chunk_tx.send((seq, std::mem::replace(&mut chunk, next))).is_err() {
+                    let next = free_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096));
+                    if chunk_tx
+                        .send((seq, std::mem::replace(&mut chunk, next)))
+                        .is_err()
+                    {
                         return Ok(());
                     }
                     seq += 1;
@@ -263,10 +285,17 @@ fn redact_parallel(
             workers.push(s.spawn(move || {
                 let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
                 loop {
-                    let next = chunk_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                    let next = chunk_rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()));
                     let Ok((seq, chunk)) = next else { break };
                     let mut buf = Vec::with_capacity(chunk.len() + chunk.len() / 8);
-                    for line in chunk.strip_suffix(b"\n").unwrap_or(&chunk).split(|&b| b == b'\n') {
+                    for line in chunk
+                        .strip_suffix(b"\n")
+                        .unwrap_or(&chunk)
+                        .split(|&b| b == b'\n')
+                    {
                         redact_one(r, line, opts, &mut scratch, &mut summary, &mut buf);
                     }
                     let _ = free_tx.send(chunk);

@@ -82,10 +82,16 @@ impl PseudonymConfig {
         match (&self.key_env, &self.key_file) {
             (Some(var), None) => std::env::var_os(var)
                 .map(|v| v.into_encoded_bytes())
-                .ok_or_else(|| format!("policy.pseudonym.key_env: environment variable {var} is not set")),
+                .ok_or_else(|| {
+                    format!("policy.pseudonym.key_env: environment variable {var} is not set")
+                }),
             (None, Some(path)) => {
-                let mut k = std::fs::read(path)
-                    .map_err(|e| format!("policy.pseudonym.key_file: cannot read {}: {e}", path.display()))?;
+                let mut k = std::fs::read(path).map_err(|e| {
+                    format!(
+                        "policy.pseudonym.key_file: cannot read {}: {e}",
+                        path.display()
+                    )
+                })?;
                 while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
                     k.pop();
                 }

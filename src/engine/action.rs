@@ -35,7 +35,9 @@ pub struct PseudonymKey {
 impl std::fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("PseudonymKey").field("id", &self.id).finish()
+        f.debug_struct("PseudonymKey")
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -43,13 +45,24 @@ impl PseudonymKey {
     /// Build from raw key bytes (at least 16) and a short id (`[A-Za-z0-9_-]{1,16}`).
     pub fn new(id: &str, key: &[u8]) -> Result<PseudonymKey, String> {
         if key.len() < 16 {
-            return Err(format!("key is {} bytes, at least 16 are needed", key.len()));
+            return Err(format!(
+                "key is {} bytes, at least 16 are needed",
+                key.len()
+            ));
         }
-        if id.is_empty() || id.len() > 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if id.is_empty()
+            || id.len() > 16
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err("key_id must be 1 to 16 characters of [A-Za-z0-9_-]".to_string());
         }
         let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| e.to_string())?;
-        Ok(PseudonymKey { id: id.to_string(), mac })
+        Ok(PseudonymKey {
+            id: id.to_string(),
+            mac,
+        })
     }
 
     /// Append `[MARKER:id:hex16]` for `value` of `category` to `out`.
@@ -100,7 +113,9 @@ impl Normalize {
     pub(crate) fn for_category(name: &str) -> Normalize {
         match name {
             "email" => Normalize::Lower,
-            "phone" | "credit_card" | "iban" | "fr_nir" | "fr_siren" | "fr_siret" => Normalize::Alnum,
+            "phone" | "credit_card" | "iban" | "fr_nir" | "fr_siren" | "fr_siret" => {
+                Normalize::Alnum
+            }
             _ => Normalize::Raw,
         }
     }
@@ -198,7 +213,10 @@ mod tests {
     #[test]
     fn mask_and_partial() {
         assert_eq!(run(Action::Mask, "email", "a@b.fr", None), "[EMAIL]");
-        assert_eq!(run(Action::Partial, "email", "jean@example.fr", None), "***@example.fr");
+        assert_eq!(
+            run(Action::Partial, "email", "jean@example.fr", None),
+            "***@example.fr"
+        );
         assert_eq!(
             run(Action::Partial, "credit_card", "4111 1111 1111 1111", None),
             "**** **** **** 1111"
@@ -215,7 +233,10 @@ mod tests {
         let b = run(Action::Pseudonymize, "email", "jean@example.fr", Some(&k1));
         let c = run(Action::Pseudonymize, "email", "jean@example.fr", Some(&k2));
         assert_eq!(a, b);
-        assert!(a.starts_with("[EMAIL:k1:") && a.len() == "[EMAIL:k1:]".len() + 16, "{a}");
+        assert!(
+            a.starts_with("[EMAIL:k1:") && a.len() == "[EMAIL:k1:]".len() + 16,
+            "{a}"
+        );
         assert_ne!(a[10..], c[10..]);
         let p1 = run(Action::Pseudonymize, "phone", "06 12 34 56 78", Some(&k1));
         let p2 = run(Action::Pseudonymize, "phone", "06.12.34.56.78", Some(&k1));
@@ -226,7 +247,10 @@ mod tests {
     fn key_is_checked() {
         assert!(PseudonymKey::new("k1", b"short").is_err());
         assert!(PseudonymKey::new("bad id!", b"0123456789abcdef").is_err());
-        let dbg = format!("{:?}", PseudonymKey::new("k1", b"0123456789abcdef").unwrap());
+        let dbg = format!(
+            "{:?}",
+            PseudonymKey::new("k1", b"0123456789abcdef").unwrap()
+        );
         assert!(!dbg.contains("0123"));
     }
 }

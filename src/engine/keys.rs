@@ -40,10 +40,15 @@ impl KeyMatcher {
     /// Add a pattern for key rule `rule`. Returns the literal fragment the literal pass must
     /// look for (the last word of the pattern, as it appears in any spelling of the key).
     pub(crate) fn add(&mut self, pattern: &str, rule: usize) -> Result<String, String> {
-        let (lead, trail) = (pattern.starts_with('*'), pattern.ends_with('*') && pattern.len() > 1);
+        let (lead, trail) = (
+            pattern.starts_with('*'),
+            pattern.ends_with('*') && pattern.len() > 1,
+        );
         let core = pattern.trim_matches('*');
         if core.is_empty() || core.contains('*') {
-            return Err(format!("key pattern {pattern:?}: `*` only at the start or the end"));
+            return Err(format!(
+                "key pattern {pattern:?}: `*` only at the start or the end"
+            ));
         }
         let mut buf = [0u8; MAX_KEY];
         let norm = normalize_key(core.as_bytes(), &mut buf)
@@ -70,8 +75,15 @@ impl KeyMatcher {
         // The longest matching pattern wins: `*accesskey*` over `*key`.
         let suffix = self.suffix.iter().filter(|(p, _)| k.ends_with(p));
         let prefix = self.prefix.iter().filter(|(p, _)| k.starts_with(p));
-        let contains = self.contains.iter().filter(|(p, _)| memchr::memmem::find(k, p).is_some());
-        suffix.chain(prefix).chain(contains).max_by_key(|(p, _)| p.len()).map(|&(_, r)| r)
+        let contains = self
+            .contains
+            .iter()
+            .filter(|(p, _)| memchr::memmem::find(k, p).is_some());
+        suffix
+            .chain(prefix)
+            .chain(contains)
+            .max_by_key(|(p, _)| p.len())
+            .map(|&(_, r)| r)
     }
 }
 
@@ -86,7 +98,9 @@ fn last_word(core: &str) -> String {
             start = i;
         }
     }
-    core[start..].trim_matches(|c| matches!(c, '_' | '-' | '.' | ' ')).to_ascii_lowercase()
+    core[start..]
+        .trim_matches(|c| matches!(c, '_' | '-' | '.' | ' '))
+        .to_ascii_lowercase()
 }
 
 #[inline]
@@ -181,7 +195,11 @@ fn opening_quote(line: &[u8], ks: usize) -> (usize, Option<&'static [u8]>) {
 }
 
 /// The value starting at `j`: `(value range, end of field, quoted)`.
-fn value_at(line: &[u8], j: usize, key_quote: Option<&[u8]>) -> Option<((usize, usize), usize, bool)> {
+fn value_at(
+    line: &[u8],
+    j: usize,
+    key_quote: Option<&[u8]>,
+) -> Option<((usize, usize), usize, bool)> {
     let n = line.len();
     let first = *line.get(j)?;
     match first {
@@ -224,7 +242,19 @@ fn value_at(line: &[u8], j: usize, key_quote: Option<&[u8]>) -> Option<((usize, 
 fn is_unquoted_end(b: u8) -> bool {
     matches!(
         b,
-        b' ' | b'\t' | b',' | b';' | b'&' | b'|' | b'"' | b'\'' | b'}' | b']' | b')' | b'<' | b'>' | b'\\'
+        b' ' | b'\t'
+            | b','
+            | b';'
+            | b'&'
+            | b'|'
+            | b'"'
+            | b'\''
+            | b'}'
+            | b']'
+            | b')'
+            | b'<'
+            | b'>'
+            | b'\\'
     )
 }
 
@@ -232,7 +262,16 @@ fn is_unquoted_end(b: u8) -> bool {
 /// (`Bearer abc`, `Basic dXNl...`, `Token x`).
 pub(crate) fn extend_auth_scheme(line: &[u8], value: (usize, usize)) -> (usize, usize) {
     const SCHEMES: &[&[u8]] = &[
-        b"bearer", b"basic", b"token", b"digest", b"negotiate", b"bot", b"apikey", b"key", b"ssws", b"otp",
+        b"bearer",
+        b"basic",
+        b"token",
+        b"digest",
+        b"negotiate",
+        b"bot",
+        b"apikey",
+        b"key",
+        b"ssws",
+        b"otp",
     ];
     let word = &line[value.0..value.1];
     if !SCHEMES.iter().any(|s| word.eq_ignore_ascii_case(s)) || line.get(value.1) != Some(&b' ') {
@@ -258,10 +297,14 @@ pub(crate) fn extend_name(line: &[u8], value: (usize, usize)) -> (usize, usize) 
         }
         let ws = end + 1;
         let mut k = ws;
-        while k < line.len() && (line[k].is_ascii_alphabetic() || line[k] >= 0x80 || line[k] == b'-') {
+        while k < line.len()
+            && (line[k].is_ascii_alphabetic() || line[k] >= 0x80 || line[k] == b'-')
+        {
             k += 1;
         }
-        let cap = line.get(ws).is_some_and(|b| b.is_ascii_uppercase() || *b >= 0x80);
+        let cap = line
+            .get(ws)
+            .is_some_and(|b| b.is_ascii_uppercase() || *b >= 0x80);
         if !cap || k == ws || line.get(k).is_some_and(|&b| b == b'=' || b == b':') {
             return (value.0, end);
         }
@@ -275,7 +318,9 @@ pub(crate) fn shape_ok(shape: ValueShape, v: &[u8], quoted: bool) -> bool {
         return false;
     }
     if !quoted
-        && (v.eq_ignore_ascii_case(b"true") || v.eq_ignore_ascii_case(b"false") || v.eq_ignore_ascii_case(b"null"))
+        && (v.eq_ignore_ascii_case(b"true")
+            || v.eq_ignore_ascii_case(b"false")
+            || v.eq_ignore_ascii_case(b"null"))
     {
         return false;
     }
@@ -294,8 +339,9 @@ pub(crate) fn shape_ok(shape: ValueShape, v: &[u8], quoted: bool) -> bool {
 /// A secret-looking token: random by [`validate::looks_random`], and made only of the bytes
 /// tokens are made of (so `product:SKU-FR-1-BLK` or `users/42/avatar` are not).
 fn secret_token(v: &[u8]) -> bool {
-    v.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~'))
-        && v.iter().filter(|&&b| b == b'/').count() <= 2
+    v.iter().all(|&b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~')
+    }) && v.iter().filter(|&&b| b == b'/').count() <= 2
         && validate::looks_random(v)
 }
 
@@ -311,14 +357,17 @@ fn name_like(v: &[u8]) -> bool {
         let b = v[i];
         if b == b'\\' {
             // A JSON escape of a letter (`\u00e9`) is part of the name; any other escape is not.
-            let hex = v.get(i + 2..i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let hex = v
+                .get(i + 2..i + 6)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
             if v.get(i + 1) != Some(&b'u') || !hex {
                 return false;
             }
             i += 6;
             continue;
         }
-        if !(b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b'-' | b'\'' | b'.' | b',')) {
+        if !(b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b'-' | b'\'' | b'.' | b','))
+        {
             return false;
         }
         i += 1;
@@ -344,13 +393,31 @@ mod tests {
 
     #[test]
     fn finds_values_in_every_syntax() {
-        assert_eq!(kv(r#"{"first_name": "Jean", "x":1}"#, "name").as_deref(), Some("Jean"));
-        assert_eq!(kv(r#"{"password":"a\"b"}"#, "password").as_deref(), Some(r#"a\"b"#));
-        assert_eq!(kv(r#"msg="{\"token\":\"abc\"}""#, "token").as_deref(), Some("abc"));
-        assert_eq!(kv("user=x password=hunter2 host=h", "password").as_deref(), Some("hunter2"));
+        assert_eq!(
+            kv(r#"{"first_name": "Jean", "x":1}"#, "name").as_deref(),
+            Some("Jean")
+        );
+        assert_eq!(
+            kv(r#"{"password":"a\"b"}"#, "password").as_deref(),
+            Some(r#"a\"b"#)
+        );
+        assert_eq!(
+            kv(r#"msg="{\"token\":\"abc\"}""#, "token").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            kv("user=x password=hunter2 host=h", "password").as_deref(),
+            Some("hunter2")
+        );
         assert_eq!(kv("GET /a?sid=abc&page=2", "sid").as_deref(), Some("abc"));
-        assert_eq!(kv("Cookie: session=abc; _ga=1", "Cookie").as_deref(), Some("session=abc"));
-        assert_eq!(kv("(email='a@b.c', dob='1992-01-27')", "dob").as_deref(), Some("1992-01-27"));
+        assert_eq!(
+            kv("Cookie: session=abc; _ga=1", "Cookie").as_deref(),
+            Some("session=abc")
+        );
+        assert_eq!(
+            kv("(email='a@b.c', dob='1992-01-27')", "dob").as_deref(),
+            Some("1992-01-27")
+        );
         assert_eq!(kv("see http://x", "http"), None);
         assert_eq!(kv("the password is wrong", "password"), None);
         assert_eq!(kv(r#"{"address":{"street":"x"}}"#, "address"), None);
@@ -375,7 +442,11 @@ mod tests {
     #[test]
     fn shapes() {
         assert!(shape_ok(ValueShape::NameLike, b"Jean Dupont", true));
-        assert!(shape_ok(ValueShape::NameLike, br"Ren\u00e9 Fran\u00e7ois", true));
+        assert!(shape_ok(
+            ValueShape::NameLike,
+            br"Ren\u00e9 Fran\u00e7ois",
+            true
+        ));
         assert!(!shape_ok(ValueShape::NameLike, b"payments-7d9f-x2", true));
         assert!(!shape_ok(ValueShape::NameLike, b"nginx", true));
         assert!(!shape_ok(ValueShape::Any, b"true", false));
@@ -387,7 +458,7 @@ mod tests {
     #[test]
     fn extensions() {
         let l = b"Authorization: Bearer abc.def | X";
-        assert_eq!(extend_auth_scheme(l, (15, 21)), (15, 30));
+        assert_eq!(extend_auth_scheme(l, (15, 21)), (15, 29));
         let l = b"name: Jean Dupont level=x";
         assert_eq!(extend_name(l, (6, 10)), (6, 17));
     }

@@ -16,8 +16,8 @@ pub mod pack;
 mod scan;
 pub mod validate;
 
-pub use action::{Action, PseudonymKey};
 use action::{write_replacement, CategoryOut, Normalize};
+pub use action::{Action, PseudonymKey};
 use keys::KeyMatcher;
 use pack::{KeyRuleSpec, LoadedPack, TriggerKind, ValueShape};
 use validate::Validator;
@@ -104,7 +104,11 @@ pub(crate) struct KeyRule {
 #[derive(Debug)]
 enum LiteralTarget {
     /// A literal prefix of a detector rule.
-    Rule { rule: usize, literal: Box<[u8]>, case_sensitive: bool },
+    Rule {
+        rule: usize,
+        literal: Box<[u8]>,
+        case_sensitive: bool,
+    },
     /// A fragment of a key name.
     Key,
     /// An encoded `@` (`%40`, `\u0040`).
@@ -372,11 +376,17 @@ impl Redactor {
     }
 
     /// Redact free text (a log body string, a span name).
-    pub fn redact_text<'a>(&self, text: &'a str, scratch: &mut Scratch, summary: &mut Summary) -> Cow<'a, str> {
+    pub fn redact_text<'a>(
+        &self,
+        text: &'a str,
+        scratch: &mut Scratch,
+        summary: &mut Summary,
+    ) -> Cow<'a, str> {
         match self.redact_line(text.as_bytes(), Format::Text, scratch, summary) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
             Cow::Owned(v) => Cow::Owned(
-                String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                String::from_utf8(v)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             ),
         }
     }
@@ -398,7 +408,14 @@ impl Redactor {
             }
             let mut out = Vec::new();
             let cat = &self.categories[rule.category as usize];
-            write_replacement(rule.action, cat, value.as_bytes(), self.pseudonym.as_ref(), &mut scratch.tmp, &mut out);
+            write_replacement(
+                rule.action,
+                cat,
+                value.as_bytes(),
+                self.pseudonym.as_ref(),
+                &mut scratch.tmp,
+                &mut out,
+            );
             return FieldOutcome::Replace(Cow::Owned(String::from_utf8_lossy(&out).into_owned()));
         }
         match self.redact_text(value, scratch, summary) {
@@ -420,8 +437,12 @@ impl Redactor {
             let mut key_done = 0usize;
             for m in ac.find_overlapping_iter(line) {
                 match &self.literal_targets[m.pattern().as_usize()] {
-                    LiteralTarget::Rule { rule, literal, case_sensitive } => {
-                        if *case_sensitive && &line[m.start()..m.end()] != &**literal {
+                    LiteralTarget::Rule {
+                        rule,
+                        literal,
+                        case_sensitive,
+                    } => {
+                        if *case_sensitive && line[m.start()..m.end()] != **literal {
                             continue;
                         }
                         self.confirm_literal(*rule, line, m.start(), caches, spans);
@@ -434,7 +455,9 @@ impl Redactor {
                             key_done = end;
                         }
                     }
-                    LiteralTarget::EncodedAt => self.scan_encoded_at(line, m.start(), m.end(), caches, spans),
+                    LiteralTarget::EncodedAt => {
+                        self.scan_encoded_at(line, m.start(), m.end(), caches, spans)
+                    }
                 }
             }
         }
@@ -471,7 +494,14 @@ impl Redactor {
     }
 
     /// Merge overlapping spans and write the redacted line.
-    fn rewrite(&self, line: &[u8], json: bool, scratch: &mut Scratch, summary: &mut Summary, out: &mut Vec<u8>) {
+    fn rewrite(
+        &self,
+        line: &[u8],
+        json: bool,
+        scratch: &mut Scratch,
+        summary: &mut Summary,
+        out: &mut Vec<u8>,
+    ) {
         let Scratch { spans, tmp, .. } = scratch;
         for s in spans.iter_mut() {
             if let (Action::Drop, Some(field)) = (s.action, s.field) {
@@ -483,7 +513,10 @@ impl Redactor {
         let mut last = 0;
         for s in spans.iter() {
             let (mut start, mut end, mut quote) = (s.start, s.end, false);
-            if json && s.field.is_none_or(|_| s.action != Action::Drop) && !cursor.in_string_at(line, start) {
+            if json
+                && s.field.is_none_or(|_| s.action != Action::Drop)
+                && !cursor.in_string_at(line, start)
+            {
                 (start, end) = bare_token(line, start, end);
                 quote = s.action != Action::Drop;
             }
@@ -495,7 +528,14 @@ impl Redactor {
                 out.push(b'"');
             }
             let cat = &self.categories[s.category as usize];
-            write_replacement(s.action, cat, &line[start..end], self.pseudonym.as_ref(), tmp, out);
+            write_replacement(
+                s.action,
+                cat,
+                &line[start..end],
+                self.pseudonym.as_ref(),
+                tmp,
+                out,
+            );
             if quote {
                 out.push(b'"');
             }
@@ -518,10 +558,14 @@ impl Redactor {
             for e in &ex.must_match {
                 let (text, value) = e.parts();
                 let found = self.rule_spans(ri, text.as_bytes(), &mut scratch);
-                let hit = found.iter().any(|&(s, e)| &text.as_bytes()[s..e] == value.as_bytes());
+                let hit = found
+                    .iter()
+                    .any(|&(s, e)| &text.as_bytes()[s..e] == value.as_bytes());
                 if !hit {
                     let got: Vec<_> = found.iter().map(|&(s, e)| &text[s..e]).collect();
-                    failures.push(format!("{id}: must match {value:?} in {text:?}, found {got:?}"));
+                    failures.push(format!(
+                        "{id}: must match {value:?} in {text:?}, found {got:?}"
+                    ));
                 }
             }
             for text in &ex.no_match {
@@ -541,19 +585,34 @@ impl Redactor {
         let mut out: Vec<String> = self
             .rules
             .iter()
-            .map(|r| format!("{}\t{}\t{:?}\t{:?}", r.id, cat(r.category), r.trigger, r.action))
+            .map(|r| {
+                format!(
+                    "{}\t{}\t{:?}\t{:?}",
+                    r.id,
+                    cat(r.category),
+                    r.trigger,
+                    r.action
+                )
+            })
             .collect();
-        out.extend(
-            self.key_rules
-                .iter()
-                .map(|r| format!("{}\t{}\tkey({:?})\t{:?}", r.id, cat(r.category), r.shape, r.action)),
-        );
+        out.extend(self.key_rules.iter().map(|r| {
+            format!(
+                "{}\t{}\tkey({:?})\t{:?}",
+                r.id,
+                cat(r.category),
+                r.shape,
+                r.action
+            )
+        }));
         out
     }
 
     /// Number of examples attached to the rules.
     pub fn example_count(&self) -> usize {
-        self.examples.iter().map(|(_, e)| e.must_match.len() + e.no_match.len()).sum()
+        self.examples
+            .iter()
+            .map(|(_, e)| e.must_match.len() + e.no_match.len())
+            .sum()
     }
 
     fn rule_id(&self, ri: usize) -> &str {
@@ -567,7 +626,12 @@ impl Redactor {
     fn rule_spans(&self, ri: usize, text: &[u8], scratch: &mut Scratch) -> Vec<(usize, usize)> {
         scratch.prepare(self);
         self.find_spans(text, scratch);
-        scratch.spans.iter().filter(|s| s.rule as usize == ri).map(|s| (s.start, s.end)).collect()
+        scratch
+            .spans
+            .iter()
+            .filter(|s| s.rule as usize == ri)
+            .map(|s| (s.start, s.end))
+            .collect()
     }
 }
 
@@ -626,7 +690,10 @@ fn field_extent(line: &[u8], (fs, fe): (usize, usize), json: bool) -> (usize, us
 /// Whether the line looks like a JSON object or array.
 fn looks_like_json(line: &[u8]) -> bool {
     let t = line.trim_ascii();
-    matches!((t.first(), t.last()), (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')))
+    matches!(
+        (t.first(), t.last()),
+        (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
+    )
 }
 
 /// Extend a span outside any JSON string to the whole bare token (a number).
@@ -688,7 +755,11 @@ struct Builder<'p> {
 }
 
 impl<'p> Builder<'p> {
-    fn new(policy: &'p PolicyConfig, pseudonym: Option<PseudonymKey>, problems: &'p mut Vec<String>) -> Self {
+    fn new(
+        policy: &'p PolicyConfig,
+        pseudonym: Option<PseudonymKey>,
+        problems: &'p mut Vec<String>,
+    ) -> Self {
         Builder {
             policy,
             pseudonym,
@@ -759,12 +830,19 @@ impl<'p> Builder<'p> {
             }
         };
         let by = |t: TriggerKind, rules: &[Rule]| -> Vec<usize> {
-            let mut v: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].trigger == t).collect();
+            let mut v: Vec<usize> = (0..rules.len())
+                .filter(|&i| rules[i].trigger == t)
+                .collect();
             v.sort_by_key(|&i| std::cmp::Reverse(rules[i].priority));
             v
         };
         let number_rules = by(TriggerKind::Number, &self.rules);
-        let min_number_digits = number_rules.iter().map(|&i| self.rules[i].min_digits).min().unwrap_or(u8::MAX).max(1);
+        let min_number_digits = number_rules
+            .iter()
+            .map(|&i| self.rules[i].min_digits)
+            .min()
+            .unwrap_or(u8::MAX)
+            .max(1);
         let mut rule_names: Vec<String> = self.rules.iter().map(|r| r.id.clone()).collect();
         rule_names.extend(self.key_rules.iter().map(|r| r.id.clone()));
         Redactor {
@@ -793,20 +871,28 @@ impl<'p> Builder<'p> {
         let policy = self.policy;
         for cat in policy.actions.keys() {
             if !self.cat_index.contains_key(cat) {
-                self.problems.push(format!("policy.actions.{cat}: unknown category"));
+                self.problems
+                    .push(format!("policy.actions.{cat}: unknown category"));
             }
         }
         for id in policy.rule_actions.keys() {
             if !self.ids.contains(id) {
-                self.problems.push(format!("policy.rule_actions.{id}: unknown rule id"));
+                self.problems
+                    .push(format!("policy.rule_actions.{id}: unknown rule id"));
             }
         }
         for (i, d) in policy.disable.iter().enumerate() {
             if !self.ids.contains(d) && !self.cat_index.contains_key(d) {
-                self.problems.push(format!("policy.disable[{i}]: {d:?} is neither a category nor a rule id"));
+                self.problems.push(format!(
+                    "policy.disable[{i}]: {d:?} is neither a category nor a rule id"
+                ));
             }
         }
-        let pseudo = self.rules.iter().map(|r| r.action).chain(self.key_rules.iter().map(|r| r.action));
+        let pseudo = self
+            .rules
+            .iter()
+            .map(|r| r.action)
+            .chain(self.key_rules.iter().map(|r| r.action));
         if self.pseudonym.is_none() && pseudo.into_iter().any(|a| a == Action::Pseudonymize) {
             self.problems.push(
                 "policy.pseudonym: an action is `pseudonymize` but no key is configured (set key_env or key_file)"
@@ -817,7 +903,8 @@ impl<'p> Builder<'p> {
 
     fn check_id(&mut self, file: &str, id: &str) -> bool {
         if !self.ids.insert(id.to_string()) {
-            self.problems.push(format!("pattern pack {file}, rule {id}: duplicate rule id"));
+            self.problems
+                .push(format!("pattern pack {file}, rule {id}: duplicate rule id"));
             return false;
         }
         true
@@ -828,7 +915,9 @@ impl<'p> Builder<'p> {
             return;
         }
         let category = self.category(&spec.category);
-        if self.disabled.contains(spec.id.as_str()) || self.disabled.contains(spec.category.as_str()) {
+        if self.disabled.contains(spec.id.as_str())
+            || self.disabled.contains(spec.category.as_str())
+        {
             return;
         }
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
@@ -840,15 +929,24 @@ impl<'p> Builder<'p> {
             Ok(r) => r,
             Err(e) => return self.problems.push(fail(format!("pattern: {e}"))),
         };
-        let validator = match spec.validator.as_deref().map(|n| (n, Validator::from_name(n))) {
+        let validator = match spec
+            .validator
+            .as_deref()
+            .map(|n| (n, Validator::from_name(n)))
+        {
             None => None,
             Some((_, Some(v))) => Some(self.ip_scope(v)),
             Some((n, None)) => return self.problems.push(fail(format!("unknown validator {n:?}"))),
         };
         if (spec.trigger == TriggerKind::Literal) == spec.literals.is_empty() {
-            return self.problems.push(fail("`literals` is required with trigger literal, and only then".into()));
+            return self.problems.push(fail(
+                "`literals` is required with trigger literal, and only then".into(),
+            ));
         }
-        let value_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "v").is_some();
+        let value_group = regex
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "v")
+            .is_some();
         let ri = self.rules.len();
         for lit in &spec.literals {
             self.patterns.push(lit.as_bytes().to_vec());
@@ -872,7 +970,8 @@ impl<'p> Builder<'p> {
             max_len: spec.max_len.unwrap_or(4096),
             action: self.action_for(&spec.id, &spec.category),
         });
-        self.examples.push((RuleRef::Detector(ri), spec.examples.clone()));
+        self.examples
+            .push((RuleRef::Detector(ri), spec.examples.clone()));
     }
 
     /// Public-only IP validators become any-IP ones when the policy redacts private addresses.
@@ -889,7 +988,9 @@ impl<'p> Builder<'p> {
             return;
         }
         let category = self.category(&spec.category);
-        if self.disabled.contains(spec.id.as_str()) || self.disabled.contains(spec.category.as_str()) {
+        if self.disabled.contains(spec.id.as_str())
+            || self.disabled.contains(spec.category.as_str())
+        {
             return;
         }
         let kr = self.key_rules.len();
@@ -901,7 +1002,9 @@ impl<'p> Builder<'p> {
                         self.targets.push(LiteralTarget::Key);
                     }
                 }
-                Err(e) => self.problems.push(format!("pattern pack {file}, rule {}: {e}", spec.id)),
+                Err(e) => self
+                    .problems
+                    .push(format!("pattern pack {file}, rule {}: {e}", spec.id)),
             }
         }
         self.key_rules.push(KeyRule {
@@ -910,7 +1013,7 @@ impl<'p> Builder<'p> {
             shape: spec.value,
             action: self.action_for(&spec.id, &spec.category),
         });
-        self.examples.push((RuleRef::Key(kr), spec.examples.clone()));
+        self.examples
+            .push((RuleRef::Key(kr), spec.examples.clone()));
     }
 }
-

@@ -81,16 +81,18 @@ pub(crate) fn at_boundary(line: &[u8], start: usize, end: usize) -> bool {
 /// (`1.2.3.4.5`), or a dashed/slashed identifier (`02547145-ecf9-...`, `2024-02-25`).
 #[inline]
 fn extends_number(line: &[u8], start: usize, end: usize) -> bool {
-    let before = start >= 2 && match line[start - 1] {
-        b'.' => line[start - 2].is_ascii_digit(),
-        b'-' | b'/' => line[start - 2].is_ascii_alphanumeric(),
-        _ => false,
-    };
-    let after = end + 1 < line.len() && match line[end] {
-        b'.' => line[end + 1].is_ascii_digit(),
-        b'-' | b'/' => line[end + 1].is_ascii_alphanumeric(),
-        _ => false,
-    };
+    let before = start >= 2
+        && match line[start - 1] {
+            b'.' => line[start - 2].is_ascii_digit(),
+            b'-' | b'/' => line[start - 2].is_ascii_alphanumeric(),
+            _ => false,
+        };
+    let after = end + 1 < line.len()
+        && match line[end] {
+            b'.' => line[end + 1].is_ascii_digit(),
+            b'-' | b'/' => line[end + 1].is_ascii_alphanumeric(),
+            _ => false,
+        };
     before || after
 }
 
@@ -99,10 +101,20 @@ fn extends_number(line: &[u8], start: usize, end: usize) -> bool {
 /// region that starts like an IBAN. A phone number stands alone; a piece of an account number
 /// or card does not. Rules with a validator skip the "before a digit group" test: a trailing
 /// group is cut off by the validator retry instead (`4111 1111 1111 1111 123`).
-fn inside_group_run(line: &[u8], region_start: usize, start: usize, end: usize, check_after: bool) -> bool {
+fn inside_group_run(
+    line: &[u8],
+    region_start: usize,
+    start: usize,
+    end: usize,
+    check_after: bool,
+) -> bool {
     let iban_shaped = line.len() >= region_start + 4
-        && line[region_start..region_start + 2].iter().all(u8::is_ascii_uppercase)
-        && line[region_start + 2..region_start + 4].iter().all(u8::is_ascii_digit);
+        && line[region_start..region_start + 2]
+            .iter()
+            .all(u8::is_ascii_uppercase)
+        && line[region_start + 2..region_start + 4]
+            .iter()
+            .all(u8::is_ascii_digit);
     if iban_shaped && start > region_start {
         return true;
     }
@@ -115,7 +127,8 @@ fn inside_group_run(line: &[u8], region_start: usize, start: usize, end: usize, 
         t -= 1;
     }
     let prev_has_digit = k < start && line[t..k].iter().any(u8::is_ascii_digit);
-    let next_digit = check_after && end + 1 < line.len() && line[end] == b' ' && line[end + 1].is_ascii_digit();
+    let next_digit =
+        check_after && end + 1 < line.len() && line[end] == b' ' && line[end + 1].is_ascii_digit();
     prev_has_digit || next_digit
 }
 
@@ -316,7 +329,8 @@ impl Redactor {
         if rule.trigger == TriggerKind::Number && extends_number(line, ms, me) {
             return None;
         }
-        if rule.standalone && inside_group_run(line, region_start, ms, me, rule.validator.is_none()) {
+        if rule.standalone && inside_group_run(line, region_start, ms, me, rule.validator.is_none())
+        {
             return None;
         }
         let Some(v) = rule.validator else {
@@ -346,9 +360,14 @@ impl Redactor {
 }
 
 /// One regex search; returns the match and the redacted part (group `v` when the rule has it).
-fn search(rule: &Rule, rc: &mut RuleCache, input: Input<'_>) -> Option<(usize, usize, usize, usize)> {
+fn search(
+    rule: &Rule,
+    rc: &mut RuleCache,
+    input: Input<'_>,
+) -> Option<(usize, usize, usize, usize)> {
     if rule.value_group {
-        rule.regex.search_captures_with(&mut rc.cache, &input, &mut rc.caps);
+        rule.regex
+            .search_captures_with(&mut rc.cache, &input, &mut rc.caps);
         let m = rc.caps.get_match()?;
         let v = rc.caps.get_group_by_name("v").unwrap_or(m.span());
         Some((m.start(), m.end(), v.start, v.end))
@@ -401,7 +420,13 @@ mod tests {
         let l = b"to 0162 31150478 at 12:30";
         assert!(!inside_group_run(l, 3, 3, 16, true));
         assert!(inside_group_run(b"x 12 0162 31150478", 2, 5, 18, true));
-        assert!(!inside_group_run(b"card 4111 1111 1111 1111 123", 5, 5, 24, false));
+        assert!(!inside_group_run(
+            b"card 4111 1111 1111 1111 123",
+            5,
+            5,
+            24,
+            false
+        ));
         assert!(!extends_number(b"ip 1.2.3.4.", 3, 10));
     }
 }

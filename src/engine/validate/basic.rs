@@ -4,7 +4,10 @@
 /// containing a `:`, as `Basic` credentials do. Words after "basic" in prose
 /// (`Basic settings`) decode to binary noise without a colon and are rejected.
 pub fn basic_credentials_valid(raw: &[u8]) -> bool {
-    let body = raw.strip_suffix(b"==").or_else(|| raw.strip_suffix(b"=")).unwrap_or(raw);
+    let body = raw
+        .strip_suffix(b"==")
+        .or_else(|| raw.strip_suffix(b"="))
+        .unwrap_or(raw);
     if body.len() < 6 || body.len() > 1024 {
         return false;
     }
@@ -39,11 +42,30 @@ mod tests {
 
     #[test]
     fn table() {
-        for ok in [&b"dXNlcjpwYXNzd29yZA=="[..], b"YWxhZGRpbjpvcGVuc2VzYW1l", b"YTpi"] {
-            assert_eq!(basic_credentials_valid(ok), ok.len() > 6, "{:?}", std::str::from_utf8(ok));
+        for ok in [
+            &b"dXNlcjpwYXNzd29yZA=="[..],
+            b"YWxhZGRpbjpvcGVuc2VzYW1l",
+            b"YTpi",
+        ] {
+            assert_eq!(
+                basic_credentials_valid(ok),
+                ok.len() > 6,
+                "{:?}",
+                std::str::from_utf8(ok)
+            );
         }
-        for bad in [&b"settings"[..], b"information", b"dXNlcnBhc3N3b3Jk", b"", b"!!!!!!!!"] {
-            assert!(!basic_credentials_valid(bad), "{:?}", std::str::from_utf8(bad));
+        for bad in [
+            &b"settings"[..],
+            b"information",
+            b"dXNlcnBhc3N3b3Jk",
+            b"",
+            b"!!!!!!!!",
+        ] {
+            assert!(
+                !basic_credentials_valid(bad),
+                "{:?}",
+                std::str::from_utf8(bad)
+            );
         }
     }
 }

@@ -21,7 +21,7 @@ pub(crate) fn luhn_digits(d: &[u8]) -> bool {
             x
         };
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Luhn (mod 10) check over the digits of `digits_with_separators`.
@@ -62,8 +62,10 @@ fn issuer_known(d: &[u8]) -> bool {
     }
     let prefix = |k: usize| d.iter().take(k).fold(0u32, |a, &x| a * 10 + u32::from(x));
     let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
-    let card_len = (13..=19).contains(&n);
-    let visa = p1 == 4;
+    // Lengths actually issued: a 13-digit number is an old Visa or nothing, which keeps
+    // epoch-like and other 13-digit ids from passing on a 1-in-10 Luhn chance.
+    let card_len = (16..=19).contains(&n);
+    let visa = p1 == 4 && matches!(n, 13 | 16 | 19);
     let mastercard = (51..=55).contains(&p2) || (2221..=2720).contains(&p4);
     let discover = p4 == 6011 || (644..=649).contains(&p3) || p2 == 65;
     let jcb = (3528..=3589).contains(&p4);
@@ -72,12 +74,14 @@ fn issuer_known(d: &[u8]) -> bool {
     let amex = p2 == 34 || p2 == 37;
     let maestro = p2 == 50 || (56..=69).contains(&p2);
     (amex && n == 15)
-        || (card_len && (visa || mastercard || discover || jcb || diners || unionpay))
-        || maestro
+        || visa
+        || (diners && (14..=19).contains(&n))
+        || (card_len && (mastercard || discover || jcb || unionpay))
+        || (maestro && n >= 12)
 }
 
-/// Payment card number (PAN): 13 to 19 digits (12 to 19 for Maestro), a known issuer prefix
-/// with its length, a valid Luhn check digit, and not a single repeated digit.
+/// Payment card number (PAN): a known issuer prefix with a length it issues (Visa 13, 16 or
+/// 19; Amex 15; Diners 14-19; Maestro 12-19; others 16-19), a valid Luhn check digit, and not a single repeated digit.
 ///
 /// Issuers recognised: Visa `4`; Mastercard `51`-`55` and `2221`-`2720`; American Express
 /// `34`/`37` (15 digits only); Discover `6011`, `644`-`649`, `65`; JCB `3528`-`3589`;
