@@ -12,3 +12,5 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+#[cfg(feature = "serve")]
+pub mod serve;

@@ -4,6 +4,8 @@
 mod check;
 mod patterns;
 mod redact;
+#[cfg(feature = "serve")]
+mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -29,6 +31,9 @@ enum Command {
     Patterns(patterns::PatternsCommand),
     /// Validate a configuration file; exits non-zero naming every bad field.
     Check(check::CheckArgs),
+    /// Run the OTLP proxy: receive OTLP (gRPC, HTTP), redact, forward upstream.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Parse `std::env::args` and run the subcommand.
@@ -38,6 +43,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Redact(args) => redact::run(args),
         Command::Patterns(cmd) => patterns::run(cmd),
         Command::Check(args) => check::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => {
+            let config = load_config(args.config.as_deref())?;
+            serve::run(args, config).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -33,6 +33,9 @@ pub struct RedactArgs {
     /// Print counts per category to stderr at the end (never values).
     #[arg(long)]
     summary: bool,
+    /// Bytes of whole lines handed to a worker at a time (with --threads > 1).
+    #[arg(long, default_value_t = 1 << 20, hide = true)]
+    chunk_bytes: usize,
     /// Input files; stdin when none (or `-`).
     files: Vec<PathBuf>,
 }
@@ -78,7 +81,14 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
     let summary = if threads == 1 {
         redact_serial(&redactor, input, &mut out, &opts)?
     } else {
-        redact_parallel(&redactor, input, &mut out, &opts, threads)?
+        redact_parallel(
+            &redactor,
+            input,
+            &mut out,
+            &opts,
+            threads,
+            args.chunk_bytes.max(1),
+        )?
     };
     out.flush()?;
     if args.summary {
@@ -234,15 +244,13 @@ fn redact_serial(
     Ok(summary)
 }
 
-/// Bytes of whole lines per chunk handed to a worker.
-const CHUNK_BYTES: usize = 1 << 20;
-
 fn redact_parallel(
     r: &Redactor,
     mut input: Box<dyn BufRead + Send>,
     out: &mut impl Write,
     opts: &Options,
     threads: usize,
+    chunk_bytes: usize,
 ) -> anyhow::Result<Summary> {
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
     let chunk_rx = std::sync::Mutex::new(chunk_rx);
@@ -252,7 +260,7 @@ fn redact_parallel(
         let reader = s.spawn(move || -> io::Result<()> {
             let mut line = Vec::new();
             let mut seq = 0u64;
-            let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
+            let mut chunk = Vec::with_capacity(chunk_bytes + 4096);
             while let Some(cut) =
                 read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)?
             {
@@ -261,10 +269,14 @@ fn redact_parallel(
                 }
                 chunk.extend_from_slice(&line);
                 chunk.push(b'\n');
-                if chunk.len() >= CHUNK_BYTES {
-                    let next = free_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 4096));
+                if chunk.len() >= chunk_bytes {
+                    let next = match free_rx.try_recv() {
+                        Ok(mut recycled) => {
+                            recycled.clear();
+                            recycled
+                        }
+                        Err(_) => Vec::with_capacity(chunk_bytes + 4096),
+                    };
                     if chunk_tx
                         .send((seq, std::mem::replace(&mut chunk, next)))
                         .is_err()

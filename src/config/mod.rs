@@ -3,6 +3,9 @@
 //! Every section has defaults, so an empty file (or none) runs the built-in policy. Unknown
 //! keys are rejected at load, so a typo fails at start rather than silently disabling a rule.
 
+#[cfg(feature = "serve")]
+pub mod serve;
+
 use crate::engine::pack::KeyRuleSpec;
 use crate::engine::Action;
 use serde::Deserialize;
@@ -19,6 +22,10 @@ pub struct Config {
     /// Limits on input records.
     #[serde(default)]
     pub input: InputConfig,
+    /// The OTLP proxy (`caviard serve`): listeners, upstream, queue, retries.
+    #[cfg(feature = "serve")]
+    #[serde(default)]
+    pub serve: serve::ServeConfig,
 }
 
 /// The redaction policy.
@@ -175,6 +182,8 @@ impl Config {
         if let Err(e) = crate::engine::Redactor::from_config(&self.policy) {
             errs.extend(e.problems().iter().cloned());
         }
+        #[cfg(feature = "serve")]
+        errs.extend(self.serve.validate());
         errs
     }
 }

@@ -140,6 +140,9 @@ pub(crate) fn key_value_at(line: &[u8], hs: usize, he: usize) -> Option<(usize, 
     while ke > he && line[ke - 1] == b'.' {
         ke -= 1;
     }
+    if let Some(kv) = xml_element(line, ks, ke) {
+        return Some((ks, ke, kv));
+    }
     let (field_start, close) = opening_quote(line, ks);
     let mut j = ke;
     if let Some(q) = close {
@@ -148,26 +151,10 @@ pub(crate) fn key_value_at(line: &[u8], hs: usize, he: usize) -> Option<(usize, 
         }
         j += q.len();
     }
-    while j < n && (line[j] == b' ' || line[j] == b'\t') {
-        j += 1;
-    }
-    let sep = *line.get(j)?;
-    if sep == b':' {
-        // `http://`, `std::x`, `a:b` without a space are not key/value pairs.
-        match line.get(j + 1) {
-            Some(b':') | Some(b'/') => return None,
-            Some(b' ') | Some(b'"') | Some(b'\'') | Some(b'\t') | Some(b'\\') => {}
-            _ if close.is_none() => return None,
-            _ => {}
-        }
-    } else if sep != b'=' {
-        return None;
-    }
-    j += 1;
-    while j < n && (line[j] == b' ' || line[j] == b'\t') {
-        j += 1;
-    }
-    let (value, field_end, quoted) = value_at(line, j, close)?;
+    j = skip_blanks(line, j);
+    j = separator_end(line, j, close.is_some())?;
+    j = skip_blanks(line, j);
+    let (value, field_end, quoted) = value_at(line, j)?;
     Some((
         ks,
         ke,
@@ -179,6 +166,63 @@ pub(crate) fn key_value_at(line: &[u8], hs: usize, he: usize) -> Option<(usize, 
             quoted,
         },
     ))
+}
+
+fn skip_blanks(line: &[u8], mut j: usize) -> usize {
+    while j < line.len() && (line[j] == b' ' || line[j] == b'\t') {
+        j += 1;
+    }
+    j
+}
+
+/// The end of a key/value separator at `j`: `=`, `:`, `=>` (Ruby), `\=` and `\:` (CEF escapes).
+/// `http://`, `std::x` and an unquoted `a:b` without a space are not separators.
+fn separator_end(line: &[u8], j: usize, quoted_key: bool) -> Option<usize> {
+    let j = if line.get(j) == Some(&b'\\') && matches!(line.get(j + 1), Some(b'=') | Some(b':')) {
+        j + 1
+    } else {
+        j
+    };
+    match *line.get(j)? {
+        b'=' if line.get(j + 1) == Some(&b'>') => Some(j + 2),
+        b'=' if line.get(j + 1) == Some(&b'=') => None,
+        b'=' => Some(j + 1),
+        b':' => match line.get(j + 1) {
+            Some(b':') | Some(b'/') => None,
+            Some(b' ') | Some(b'"') | Some(b'\'') | Some(b'\t') | Some(b'\\') | Some(b'[') => {
+                Some(j + 1)
+            }
+            _ if quoted_key => Some(j + 1),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `<Key>value</Key>` or `<ns:Key>value</ns:Key>`: the key at `ks..ke` is an XML element name.
+fn xml_element(line: &[u8], ks: usize, ke: usize) -> Option<KeyValue> {
+    if line.get(ke) != Some(&b'>') {
+        return None;
+    }
+    let mut open = ks.checked_sub(1)?;
+    if line[open] == b':' {
+        while open > 0 && line[open - 1].is_ascii_alphanumeric() {
+            open -= 1;
+        }
+        open = open.checked_sub(1)?;
+    }
+    if line[open] != b'<' {
+        return None;
+    }
+    let start = ke + 1;
+    let end = start + memchr::memchr(b'<', &line[start..])?;
+    (end > start).then_some(KeyValue {
+        field_start: open,
+        key_end: ke,
+        value: (start, end),
+        field_end: end,
+        quoted: true,
+    })
 }
 
 /// The quote that opens the key at `ks`, if any, and what closes it.
@@ -194,16 +238,21 @@ fn opening_quote(line: &[u8], ks: usize) -> (usize, Option<&'static [u8]>) {
     }
 }
 
-/// The value starting at `j`: `(value range, end of field, quoted)`.
-fn value_at(
-    line: &[u8],
-    j: usize,
-    key_quote: Option<&[u8]>,
-) -> Option<((usize, usize), usize, bool)> {
+/// The value starting at `j`: `(value range, end of field, quoted)`. A list whose first
+/// element is a string (`["Bearer x"]`, `['8219 Sunset Blvd']`, header maps of Go and Caddy,
+/// Python `QueryDict`s) stands for that string.
+fn value_at(line: &[u8], j: usize) -> Option<((usize, usize), usize, bool)> {
     let n = line.len();
     let first = *line.get(j)?;
     match first {
-        b'{' | b'[' => None,
+        b'[' => {
+            let k = skip_blanks(line, j + 1);
+            match line.get(k) {
+                Some(b'"') | Some(b'\'') => value_at(line, k),
+                _ => None,
+            }
+        }
+        b'{' => None,
         b'\\' if line.get(j + 1) == Some(&b'"') => {
             let start = j + 2;
             let end = start + memchr::memmem::find(&line[start..], b"\\\"")?;
@@ -228,7 +277,6 @@ fn value_at(
             Some(((start, end), (end + 1).min(n), true))
         }
         _ => {
-            let _ = key_quote;
             let mut k = j;
             while k < n && !is_unquoted_end(line[k]) {
                 k += 1;
@@ -324,8 +372,7 @@ pub(crate) fn shape_ok(shape: ValueShape, v: &[u8], quoted: bool) -> bool {
     {
         return false;
     }
-    // Already redacted (a marker from an earlier pass or another proxy).
-    if v.first() == Some(&b'[') && v.last() == Some(&b']') && v.len() > 2 {
+    if already_protected(v) {
         return false;
     }
     match shape {
@@ -334,6 +381,30 @@ pub(crate) fn shape_ok(shape: ValueShape, v: &[u8], quoted: bool) -> bool {
         ValueShape::Postal => postal(v),
         ValueShape::Random => secret_token(v),
     }
+}
+
+/// Values that are already redacted or hashed: a marker (`[EMAIL]`, `[FILTERED]`), a
+/// filler (`***`, `xxxxx`, `<redacted>`), or a digest with its algorithm (`hmac-sha256:9e8e...`,
+/// `sha256:...`, as Vault's audit log writes tokens).
+fn already_protected(v: &[u8]) -> bool {
+    if v.len() > 2 && v[0] == b'[' && v[v.len() - 1] == b']' && !v[1..].contains(&b'"') {
+        return true;
+    }
+    if v.len() >= 3 && v.iter().all(|&b| b == b'*' || b == b'x' || b == b'X') {
+        return true;
+    }
+    if v.eq_ignore_ascii_case(b"<redacted>")
+        || v.eq_ignore_ascii_case(b"redacted")
+        || v.eq_ignore_ascii_case(b"%2A%2A%2A%2A")
+    {
+        return true;
+    }
+    let digest = |prefix: &[u8]| {
+        v.len() > prefix.len() + 31
+            && v[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && v[prefix.len()..].iter().all(u8::is_ascii_hexdigit)
+    };
+    digest(b"hmac-sha256:") || digest(b"sha256:") || digest(b"sha512:") || digest(b"hmac-sha512:")
 }
 
 /// A secret-looking token: random by [`validate::looks_random`], and made only of the bytes
@@ -355,6 +426,14 @@ fn name_like(v: &[u8]) -> bool {
     let mut i = 0;
     while i < v.len() {
         let b = v[i];
+        if b == b'%'
+            && v.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            // Percent-encoded letters of a query string (`K%C3%A4the+Lehmann`).
+            i += 3;
+            continue;
+        }
         if b == b'\\' {
             // A JSON escape of a letter (`\u00e9`) is part of the name; any other escape is not.
             let hex = v
@@ -366,7 +445,9 @@ fn name_like(v: &[u8]) -> bool {
             i += 6;
             continue;
         }
-        if !(b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b'-' | b'\'' | b'.' | b','))
+        if !(b.is_ascii_alphabetic()
+            || b >= 0x80
+            || matches!(b, b' ' | b'-' | b'\'' | b'.' | b',' | b'+'))
         {
             return false;
         }
@@ -421,6 +502,31 @@ mod tests {
         assert_eq!(kv("see http://x", "http"), None);
         assert_eq!(kv("the password is wrong", "password"), None);
         assert_eq!(kv(r#"{"address":{"street":"x"}}"#, "address"), None);
+        assert_eq!(
+            kv("<ns:Prenom>Hélène</ns:Prenom>", "Prenom").as_deref(),
+            Some("Hélène")
+        );
+        assert_eq!(
+            kv("<dob>1990-01-02</dob>", "dob").as_deref(),
+            Some("1990-01-02")
+        );
+        assert_eq!(
+            kv(r#"{"naam"=>"Daan de Boer"}"#, "naam").as_deref(),
+            Some("Daan de Boer")
+        );
+        assert_eq!(
+            kv(r"msg=x password\=s3cr3t act=deny", "password").as_deref(),
+            Some("s3cr3t")
+        );
+        assert_eq!(
+            kv(r#""Cookie":["session=abc; theme=dark"]"#, "Cookie").as_deref(),
+            Some("session=abc; theme=dark")
+        );
+        assert_eq!(
+            kv("{'street_address': ['8219 Sunset Blvd']}", "street").as_deref(),
+            Some("8219 Sunset Blvd")
+        );
+        assert_eq!(kv("if a == b", "a"), None);
     }
 
     #[test]
@@ -449,9 +555,18 @@ mod tests {
         ));
         assert!(!shape_ok(ValueShape::NameLike, b"payments-7d9f-x2", true));
         assert!(!shape_ok(ValueShape::NameLike, b"nginx", true));
+        assert!(shape_ok(ValueShape::NameLike, b"K%C3%A4the+Lehmann", false));
         assert!(!shape_ok(ValueShape::Any, b"true", false));
         assert!(shape_ok(ValueShape::Any, b"true", true));
         assert!(shape_ok(ValueShape::Postal, b"12, rue de la Paix", true));
+        assert!(!shape_ok(ValueShape::Any, b"[FILTERED]", true));
+        assert!(!shape_ok(ValueShape::Any, b"xxxxx", true));
+        assert!(!shape_ok(
+            ValueShape::Any,
+            b"hmac-sha256:9e8eaac65864c13073dc56e7ed87421b7891e9c8",
+            true
+        ));
+        assert!(shape_ok(ValueShape::Any, b"[secret]x", true));
         assert!(!shape_ok(ValueShape::Postal, b"10.0.0.1:8080", true));
     }
 

@@ -97,6 +97,7 @@ pub(crate) struct KeyRule {
     pub id: String,
     pub category: u16,
     pub shape: ValueShape,
+    pub validator: Option<Validator>,
     pub action: Action,
 }
 
@@ -427,7 +428,7 @@ impl Redactor {
     /// The key rule that redacts `value` under `key`, if any.
     fn key_rule_for(&self, key: &str, value: &[u8]) -> Option<usize> {
         let kr = self.keys.classify(key.as_bytes())?;
-        keys::shape_ok(self.key_rules[kr].shape, value, true).then_some(kr)
+        self.key_value_ok(kr, value, true).then_some(kr)
     }
 
     /// Find every span in `line` into `scratch.spans` (unsorted, overlapping).
@@ -478,7 +479,7 @@ impl Redactor {
                 _ => value,
             };
         }
-        if !keys::shape_ok(rule.shape, &line[value.0..value.1], kv.quoted) {
+        if !self.key_value_ok(kr, &line[value.0..value.1], kv.quoted) {
             return Some(ke);
         }
         spans.push(Span {
@@ -491,6 +492,12 @@ impl Redactor {
             field: Some((kv.field_start, kv.field_end.max(value.1))),
         });
         Some(ke)
+    }
+
+    /// Whether a value under key rule `kr` has the rule's shape and passes its validator.
+    fn key_value_ok(&self, kr: usize, value: &[u8], quoted: bool) -> bool {
+        let rule = &self.key_rules[kr];
+        keys::shape_ok(rule.shape, value, quoted) && rule.validator.is_none_or(|v| v.check(value))
     }
 
     /// Merge overlapping spans and write the redacted line.
@@ -923,7 +930,11 @@ impl<'p> Builder<'p> {
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
         let regex = meta::Regex::builder()
             .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .configure(meta::Regex::config().utf8_empty(false))
+            .configure(
+                meta::Regex::config()
+                    .utf8_empty(false)
+                    .hybrid_cache_capacity(8 << 20),
+            )
             .build(&spec.pattern);
         let regex = match regex {
             Ok(r) => r,
@@ -993,6 +1004,20 @@ impl<'p> Builder<'p> {
         {
             return;
         }
+        let validator = match spec
+            .validator
+            .as_deref()
+            .map(|n| (n, Validator::from_name(n)))
+        {
+            None => None,
+            Some((_, Some(v))) => Some(v),
+            Some((n, None)) => {
+                return self.problems.push(format!(
+                    "pattern pack {file}, rule {}: unknown validator {n:?}",
+                    spec.id
+                ))
+            }
+        };
         let kr = self.key_rules.len();
         for k in &spec.keys {
             match self.keys.add(k, kr) {
@@ -1011,6 +1036,7 @@ impl<'p> Builder<'p> {
             id: spec.id.clone(),
             category,
             shape: spec.value,
+            validator,
             action: self.action_for(&spec.id, &spec.category),
         });
         self.examples

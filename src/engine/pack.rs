@@ -131,6 +131,10 @@ pub struct KeyRuleSpec {
     /// What the value must look like (default: any).
     #[serde(default)]
     pub value: ValueShape,
+    /// Optional validator the value must also pass: a key named `nir` or `iban` holding a value
+    /// with a wrong checksum is not personal data (it is a rejected input being logged).
+    #[serde(default)]
+    pub validator: Option<String>,
     /// Examples that are tested.
     #[serde(default)]
     pub examples: Examples,

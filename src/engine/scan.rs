@@ -13,6 +13,7 @@
 
 use super::{Redactor, Rule, RuleCache, Span};
 use crate::engine::pack::TriggerKind;
+use crate::engine::validate::Validator;
 use regex_automata::{Anchored, Input};
 
 const DIGIT: u8 = 1;
@@ -78,22 +79,45 @@ pub(crate) fn at_boundary(line: &[u8], start: usize, end: usize) -> bool {
 }
 
 /// Whether a numeric match is only a piece of a longer token: it continues a dotted number
-/// (`1.2.3.4.5`), or a dashed/slashed identifier (`02547145-ecf9-...`, `2024-02-25`).
+/// (`1.2.3.4.5`), a time (`08:10:33`), or, for standalone rules (phones, cards), a
+/// dashed/slashed identifier (`02547145-ecf9-...`, `2024-02-25`). Other rules
+/// (`9093-3.254.24.40`, a port then an address) only check dots and colons.
 #[inline]
-fn extends_number(line: &[u8], start: usize, end: usize) -> bool {
+fn extends_number(line: &[u8], start: usize, end: usize, dashes: bool) -> bool {
     let before = start >= 2
         && match line[start - 1] {
             b'.' => line[start - 2].is_ascii_digit(),
-            b'-' | b'/' => line[start - 2].is_ascii_alphanumeric(),
+            b'-' | b'/' => dashes && line[start - 2].is_ascii_alphanumeric(),
             _ => false,
         };
     let after = end + 1 < line.len()
         && match line[end] {
             b'.' => line[end + 1].is_ascii_digit(),
-            b'-' | b'/' => line[end + 1].is_ascii_alphanumeric(),
+            b':' => dashes && line[end + 1].is_ascii_digit(),
+            b'-' | b'/' => dashes && line[end + 1].is_ascii_alphanumeric(),
             _ => false,
         };
     before || after
+}
+
+/// Whether an e-mail-shaped match is the userinfo of a URL (`scheme://user@host`,
+/// `scheme://user:password@host`): there the `@` separates credentials from the host. An
+/// encoded `%40` inside the user name is still an e-mail (`smtps://jean%40x.fr:pw@host`).
+fn in_url_userinfo(line: &[u8], start: usize, end: usize) -> bool {
+    let m = &line[start..end];
+    let Some(raw_at) = memchr::memchr(b'@', m) else {
+        return false;
+    };
+    let mut k = start;
+    while k > 0
+        && start - k < 256
+        && !line[k - 1].is_ascii_whitespace()
+        && !matches!(line[k - 1], b'"' | b'\'' | b'/')
+    {
+        k -= 1;
+    }
+    let after_scheme = k >= 3 && &line[k - 3..k] == b"://";
+    after_scheme && !m[..raw_at].windows(3).any(|w| w == b"%40")
 }
 
 /// Whether a match of a `standalone` rule sits inside a longer run of space-separated groups:
@@ -326,10 +350,24 @@ impl Redactor {
         if rule.boundary && !at_boundary(line, ms, me) {
             return None;
         }
-        if rule.trigger == TriggerKind::Number && extends_number(line, ms, me) {
+        if rule.trigger == TriggerKind::Number && extends_number(line, ms, me, rule.standalone) {
             return None;
         }
-        if rule.standalone && inside_group_run(line, region_start, ms, me, rule.validator.is_none())
+        // An IPv6 address starts at its run: `fd00:3b10::a2ea` holds no address `3b10::a2ea`.
+        if rule.trigger == TriggerKind::Colon && ms > region_start {
+            return None;
+        }
+        if rule.trigger == TriggerKind::At && in_url_userinfo(line, ms, me) {
+            return None;
+        }
+        if rule.standalone
+            && inside_group_run(
+                line,
+                region_start,
+                ms,
+                me,
+                !rule.validator.is_some_and(Validator::is_checksum),
+            )
         {
             return None;
         }
@@ -360,21 +398,25 @@ impl Redactor {
 }
 
 /// One regex search; returns the match and the redacted part (group `v` when the rule has it).
+/// The match is found by the lazy DFA first; captures, which need a slower engine, only run
+/// on the matched bytes.
 fn search(
     rule: &Rule,
     rc: &mut RuleCache,
     input: Input<'_>,
 ) -> Option<(usize, usize, usize, usize)> {
-    if rule.value_group {
-        rule.regex
-            .search_captures_with(&mut rc.cache, &input, &mut rc.caps);
-        let m = rc.caps.get_match()?;
-        let v = rc.caps.get_group_by_name("v").unwrap_or(m.span());
-        Some((m.start(), m.end(), v.start, v.end))
-    } else {
-        let m = rule.regex.search_with(&mut rc.cache, &input)?;
-        Some((m.start(), m.end(), m.start(), m.end()))
+    let m = rule.regex.search_with(&mut rc.cache, &input)?;
+    if !rule.value_group {
+        return Some((m.start(), m.end(), m.start(), m.end()));
     }
+    let exact = input
+        .clone()
+        .span(m.start()..m.end())
+        .anchored(Anchored::Yes);
+    rule.regex
+        .search_captures_with(&mut rc.cache, &exact, &mut rc.caps);
+    let v = rc.caps.get_group_by_name("v").unwrap_or(m.span());
+    Some((m.start(), m.end(), v.start, v.end))
 }
 
 #[cfg(test)]
@@ -413,8 +455,21 @@ mod tests {
     fn boundaries() {
         assert!(at_boundary(b"x 123 y", 2, 5));
         assert!(!at_boundary(b"x1234 y", 2, 5));
-        assert!(extends_number(b"1.2.3.4.5", 2, 9));
-        assert!(extends_number(b"02547145-ecf9", 0, 8));
+        assert!(extends_number(b"1.2.3.4.5", 2, 9, false));
+        assert!(extends_number(b"02547145-ecf9", 0, 8, true));
+        assert!(!extends_number(b"9093-3.254.24.40:5218", 5, 16, false));
+        assert!(in_url_userinfo(
+            b"x postgres://app@db.example.pl:5432",
+            13,
+            30
+        ));
+        assert!(in_url_userinfo(
+            b"amqp://orders:pw@rabbitmq.svc.local:5672",
+            14,
+            35
+        ));
+        assert!(!in_url_userinfo(b"smtps://jean%40sfr.fr:pw@smtp.fr", 8, 21));
+        assert!(!in_url_userinfo(b"mail jean@example.fr", 5, 20));
         let l = b"ref ES10 7113 0979 0807 7390";
         assert!(inside_group_run(l, 4, 14, 28, true));
         let l = b"to 0162 31150478 at 12:30";
@@ -427,6 +482,6 @@ mod tests {
             24,
             false
         ));
-        assert!(!extends_number(b"ip 1.2.3.4.", 3, 10));
+        assert!(!extends_number(b"ip 1.2.3.4.", 3, 10, true));
     }
 }

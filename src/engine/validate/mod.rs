@@ -21,6 +21,7 @@ mod iban;
 mod ip;
 mod luhn;
 mod nir;
+mod phone;
 mod siren;
 
 pub use basic::basic_credentials_valid;
@@ -33,6 +34,7 @@ pub use iban::iban_valid;
 pub use ip::{ipv4_is_public, ipv4_parse, ipv6_is_public, ipv6_parse};
 pub use luhn::{credit_card_valid, luhn_valid};
 pub use nir::fr_nir_valid;
+pub use phone::phone_digits_valid;
 pub use siren::{fr_siren_valid, fr_siret_valid};
 
 /// A named check run on a candidate match after the regex.
@@ -81,11 +83,13 @@ pub enum Validator {
     HighEntropy,
     /// HTTP Basic credentials (base64 of `user:password`), see [`basic_credentials_valid`].
     BasicCredentials,
+    /// A plausible phone number length, see [`phone_digits_valid`].
+    PhoneDigits,
 }
 
 impl Validator {
     /// Every validator, in declaration order (for listing names in errors and docs).
-    pub const ALL: [Validator; 20] = [
+    pub const ALL: [Validator; 21] = [
         Validator::Luhn,
         Validator::CreditCard,
         Validator::Iban,
@@ -106,6 +110,7 @@ impl Validator {
         Validator::Ipv6Any,
         Validator::HighEntropy,
         Validator::BasicCredentials,
+        Validator::PhoneDigits,
     ];
 
     /// Parse the name used in pattern packs (exact, lowercase snake_case, as returned by
@@ -132,6 +137,7 @@ impl Validator {
             "ipv6" => Validator::Ipv6Any,
             "high_entropy" => Validator::HighEntropy,
             "basic_credentials" => Validator::BasicCredentials,
+            "phone_digits" => Validator::PhoneDigits,
             _ => return None,
         })
     }
@@ -159,7 +165,23 @@ impl Validator {
             Validator::Ipv6Any => "ipv6",
             Validator::HighEntropy => "high_entropy",
             Validator::BasicCredentials => "basic_credentials",
+            Validator::PhoneDigits => "phone_digits",
         }
+    }
+
+    /// Whether this is a check digit computation (a random string passes it rarely), as
+    /// opposed to a plausibility check on shape or length.
+    pub fn is_checksum(self) -> bool {
+        !matches!(
+            self,
+            Validator::Ipv4Public
+                | Validator::Ipv4Any
+                | Validator::Ipv6Public
+                | Validator::Ipv6Any
+                | Validator::HighEntropy
+                | Validator::BasicCredentials
+                | Validator::PhoneDigits
+        )
     }
 
     /// Run the check on the raw matched bytes. Never panics, never allocates.
@@ -185,6 +207,7 @@ impl Validator {
             Validator::Ipv6Any => ipv6_parse(candidate).is_some(),
             Validator::HighEntropy => looks_random(candidate),
             Validator::BasicCredentials => basic_credentials_valid(candidate),
+            Validator::PhoneDigits => phone_digits_valid(candidate),
         }
     }
 }

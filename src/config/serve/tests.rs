@@ -1,0 +1,153 @@
+//! Unit tests of the parent module, table-driven where the cases are alike.
+
+use super::*;
+use std::collections::HashMap;
+
+fn load(yaml: &str) -> ServeConfig {
+    serde_yaml_ng::from_str(yaml).unwrap()
+}
+
+#[test]
+fn defaults_are_valid() {
+    assert_eq!(ServeConfig::default().validate(), Vec::<String>::new());
+    assert_eq!(load("{}").validate(), Vec::<String>::new());
+}
+
+#[test]
+fn durations_and_sizes() {
+    for (s, d) in [
+        ("250ms", 250),
+        ("10s", 10_000),
+        ("2m", 120_000),
+        ("1h", 3_600_000),
+    ] {
+        assert_eq!(
+            HumanDuration::parse(s),
+            Some(HumanDuration(Duration::from_millis(d))),
+            "{s}"
+        );
+    }
+    for bad in ["10", "s", "1.5s", "-1s", "10 parsecs"] {
+        assert_eq!(HumanDuration::parse(bad), None, "{bad}");
+    }
+    for (s, n) in [
+        ("1024", 1024),
+        ("4MiB", 4 << 20),
+        ("4 MiB", 4 << 20),
+        ("2KB", 2000),
+        ("1GiB", 1 << 30),
+    ] {
+        assert_eq!(ByteSize::parse(s), Some(ByteSize(n)), "{s}");
+    }
+    for bad in ["4mb", "x", "1.5MiB", "99999999999999999999GiB"] {
+        assert_eq!(ByteSize::parse(bad), None, "{bad}");
+    }
+    let c =
+        load("limits: {max_body_bytes: 1MiB, request_timeout: 3s}\nqueue: {max_bytes: 65536000}");
+    assert_eq!(c.limits.max_body_bytes, ByteSize(1 << 20));
+    assert_eq!(c.limits.request_timeout.0, Duration::from_secs(3));
+    assert_eq!(c.queue.max_bytes, ByteSize(65_536_000));
+}
+
+#[test]
+fn unknown_keys_fail_at_load() {
+    let err =
+        serde_yaml_ng::from_str::<ServeConfig>("upstream: {endpont: http://x:4317}").unwrap_err();
+    assert!(err.to_string().contains("endpont"), "{err}");
+    assert!(serde_yaml_ng::from_str::<ServeConfig>("upstream: {protocol: http/json}").is_err());
+    assert!(serde_yaml_ng::from_str::<ServeConfig>("retry: {max_backoff: 5}").is_err());
+}
+
+#[test]
+fn validate_names_each_bad_field() {
+    let table: &[(&str, &str)] = &[
+        (
+            "otlp_grpc: {listen: 'localhost:4317'}",
+            "serve.otlp_grpc.listen: not an IP:port",
+        ),
+        (
+            "otlp_http: {listen: '127.0.0.1:4317'}",
+            "serve.otlp_http.listen: same address",
+        ),
+        (
+            "upstream: {endpoint: 'collector:4317'}",
+            "serve.upstream.endpoint: not a URL",
+        ),
+        (
+            "upstream: {endpoint: 'https://c:4317'}",
+            "serve.upstream.endpoint: https is not supported",
+        ),
+        (
+            "upstream: {endpoint: 'http://127.0.0.1:4317'}",
+            "serve.upstream.endpoint: points at caviard's own",
+        ),
+        (
+            "upstream: {endpoint: 'http://localhost:4318'}",
+            "serve.upstream.endpoint: points at caviard's own",
+        ),
+        ("upstream: {timeout: 0s}", "serve.upstream.timeout"),
+        (
+            "upstream: {headers: {'bad header': x}}",
+            "serve.upstream.headers.bad header: not a valid header name",
+        ),
+        (
+            "limits: {max_body_bytes: 10}",
+            "serve.limits.max_body_bytes: below 1KiB",
+        ),
+        (
+            "limits: {max_decompressed_bytes: 1MiB}",
+            "serve.limits.max_decompressed_bytes: below",
+        ),
+        (
+            "queue: {max_bytes: 1MiB}",
+            "serve.queue.max_bytes: below serve.limits.max_decompressed_bytes",
+        ),
+        (
+            "retry: {initial_backoff: 2s, max_backoff: 1s}",
+            "serve.retry.max_backoff: below",
+        ),
+        (
+            "retry: {initial_backoff: 0ms}",
+            "serve.retry.initial_backoff",
+        ),
+        (
+            "otlp_grpc: {enabled: false}\notlp_http: {enabled: false}",
+            "serve: both",
+        ),
+    ];
+    for (yaml, want) in table {
+        let problems = load(yaml).validate();
+        assert!(
+            problems.iter().any(|p| p.starts_with(want)),
+            "{yaml}: want {want:?}, got {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn env_fills_only_what_the_file_left_unset() {
+    let env: HashMap<&str, &str> = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ]
+    .into();
+    let var = |k: &str| env.get(k).map(|v| v.to_string());
+    let mut c = ServeConfig::default();
+    assert!(c.apply_otel_env(var).is_empty());
+    assert_eq!(c.upstream.endpoint.as_deref(), Some("http://env:4318"));
+    assert_eq!(c.protocol(), UpstreamProtocol::HttpProtobuf);
+
+    let mut c = load("upstream: {endpoint: 'http://file:4317', protocol: grpc}");
+    c.apply_otel_env(var);
+    assert_eq!(c.upstream.endpoint.as_deref(), Some("http://file:4317"));
+    assert_eq!(c.protocol(), UpstreamProtocol::Grpc);
+
+    let mut c = ServeConfig::default();
+    let problems =
+        c.apply_otel_env(|k| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "http/json".to_string()));
+    assert!(
+        problems[0].starts_with("OTEL_EXPORTER_OTLP_PROTOCOL: unsupported"),
+        "{problems:?}"
+    );
+    assert_eq!(c.protocol(), UpstreamProtocol::Grpc);
+}

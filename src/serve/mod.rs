@@ -1,0 +1,186 @@
+//! `caviard serve`: an OTLP proxy that redacts logs, traces and metrics on their way to the
+//! real backend.
+//!
+//! ```text
+//!  OTLP/gRPC ─┐                      ┌─ worker ─┐                        ┌─ exporter (logs)    ─┐
+//!             ├─ admit ─> job queue ─┼─ worker ─┼─> bounded queue ───────┼─ exporter (traces)  ─┼─> upstream
+//!  OTLP/HTTP ─┘   (busy?)  (bounded) └─ worker ─┘   (records + bytes)    └─ exporter (metrics) ─┘   (gRPC or
+//!                                     decode, redact,  acknowledged here     batch, retry, back-off  HTTP/protobuf)
+//!                                     encode
+//! ```
+//!
+//! * [`receivers`] only move bytes: they check the request (path, content type, size), ask
+//!   the pipeline for admission and answer with the OTLP status the pipeline decides.
+//! * The pipeline's workers are dedicated OS threads, one [`Scratch`](crate::engine::Scratch)
+//!   each: decompression, decoding, [`redact`]ion and re-encoding never run on the async
+//!   reactor. A record is acknowledged to the client only after its redacted encoding is in the
+//!   queue; nothing unredacted is ever queued, and a record the engine fails on is dropped,
+//!   counted and reported as rejected, never forwarded raw.
+//! * The queue counts a record from acknowledgement until the upstream accepted it, so an
+//!   upstream outage fills it and the receivers then answer with retryable statuses
+//!   (backpressure) instead of losing records.
+//! * The [`exporters`] batch queued requests by concatenating their encodings (protobuf merges
+//!   concatenated repeated fields), retry retryable failures with exponential back-off and
+//!   drop, count and log permanent ones.
+//!
+//! Memory is bounded by `limits.max_concurrent_requests × limits.max_decompressed_bytes` (bodies
+//! being decoded) plus `queue.max_bytes` (redacted records), whatever the load.
+
+mod exporters;
+mod payload;
+mod pipeline;
+mod queue;
+mod receivers;
+mod redact;
+mod telemetry;
+
+use crate::config::serve::ServeConfig;
+use crate::engine::Redactor;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub use payload::Signal;
+
+/// What the workers do to each record.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Processing {
+    /// Redact every text-bearing field with this engine (the only mode the CLI offers).
+    Redact(Arc<Redactor>),
+    /// Forward records unchanged. Exists only as the baseline of the proxy benchmark, so the
+    /// cost of redaction can be quoted as a ratio against the same proxy without it.
+    Passthrough,
+}
+
+/// Errors starting the proxy. Errors while running are handled inside (retried, answered
+/// to the client, counted) and never stop it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration has problems (each with its dotted path).
+    #[error("invalid serve configuration: {}", .0.join("; "))]
+    Config(Vec<String>),
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr} ({receiver})")]
+    Bind {
+        /// `otlp_grpc` or `otlp_http`.
+        receiver: &'static str,
+        /// The address from the configuration.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The upstream exporter could not be built.
+    #[error("serve.upstream: {0}")]
+    Upstream(String),
+    /// A worker thread could not be spawned.
+    #[error("cannot spawn worker thread")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// Where a started proxy listens (the real ports when the configuration asked for port 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    /// The OTLP/gRPC address, if that receiver is enabled.
+    pub otlp_grpc: Option<SocketAddr>,
+    /// The HTTP address (OTLP/HTTP and health endpoints).
+    pub otlp_http: Option<SocketAddr>,
+}
+
+/// What became of the queue at shutdown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DrainReport {
+    /// Records still queued when the drain timeout ran out (acknowledged, never delivered).
+    pub lost_records: u64,
+    /// Records the upstream accepted over the whole run.
+    pub exported_records: u64,
+}
+
+/// Run the proxy until `shutdown` completes, then drain: stop accepting, flush the queue to the
+/// upstream within `shutdown.drain_timeout`, and return what was lost. `on_listening` is
+/// called once both receivers are bound, before any request is served.
+///
+/// The configuration must already have its flag and environment overrides applied; it is
+/// validated again here so a library caller cannot skip that.
+pub async fn run(
+    config: ServeConfig,
+    processing: Processing,
+    shutdown: impl Future<Output = ()> + Send,
+    on_listening: impl FnOnce(Listening),
+) -> Result<DrainReport, ServeError> {
+    let problems = config.validate();
+    if !problems.is_empty() {
+        return Err(ServeError::Config(problems));
+    }
+    let config = Arc::new(config);
+    let counters = Arc::new(telemetry::Counters::default());
+    let capacity = Arc::new(queue::Capacity::new(&config.queue));
+    let (lanes, lane_rx) = queue::Lanes::new();
+    let upstream = exporters::Upstream::build(&config).map_err(ServeError::Upstream)?;
+    let exporting = exporters::spawn(&config, upstream, lane_rx, counters.clone());
+    let (pipeline, workers) = pipeline::Pipeline::start(
+        &config,
+        processing,
+        capacity.clone(),
+        lanes,
+        counters.clone(),
+    )
+    .map_err(ServeError::Spawn)?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (listening, servers) = receivers::start(&config, pipeline.clone(), stop_rx).await?;
+    drop(pipeline);
+    tracing::info!(
+        otlp_grpc = ?listening.otlp_grpc,
+        otlp_http = ?listening.otlp_http,
+        upstream = %exporters::describe(&config),
+        "Listening."
+    );
+    on_listening(listening);
+
+    shutdown.await;
+    tracing::info!(drain_timeout = ?config.shutdown.drain_timeout.0, "Shutting down: draining the queue.");
+    counters.set_shutting_down();
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::Instant::now() + config.shutdown.drain_timeout.0;
+    drain(servers, workers, exporting, deadline).await;
+
+    let report = DrainReport {
+        lost_records: capacity.used_records() as u64,
+        exported_records: counters.exported(),
+    };
+    if report.lost_records > 0 {
+        tracing::error!(
+            lost_records = report.lost_records,
+            "Drain timeout ran out; queued records were not delivered."
+        );
+    } else {
+        tracing::info!(exported_records = report.exported_records, "Drained.");
+    }
+    Ok(report)
+}
+
+/// Wait, until `deadline`, for the receivers to finish their requests, the workers to empty
+/// the job queue and the exporters to deliver everything queued.
+async fn drain(
+    servers: receivers::Servers,
+    workers: pipeline::Workers,
+    exporting: exporters::Exporting,
+    deadline: tokio::time::Instant,
+) {
+    let all = async {
+        servers.join().await;
+        workers.join().await;
+        exporting.join().await;
+    };
+    if tokio::time::timeout_at(deadline, all).await.is_err() {
+        tracing::warn!("Drain timeout reached.");
+    }
+}
+
+/// How long clients are told to wait before retrying (HTTP `Retry-After`).
+const RETRY_AFTER: Duration = Duration::from_secs(1);

@@ -1,0 +1,162 @@
+//! OTLP/gRPC receiver: opentelemetry-proto's generated `LogsService`, `TraceService` and
+//! `MetricsService` on one tonic server.
+//!
+//! tonic decodes the protobuf message (gzip accepted; `limits.max_decompressed_bytes` is its
+//! decoding limit, checked while decompressing). PERF: that decoding runs on the reactor;
+//! moving it to the workers would need a raw-bytes codec on the server side.
+//!
+//! Status codes: retryable refusals (busy, queue full, shutting down, timeout) are
+//! `UNAVAILABLE`, which every OTLP client retries with back-off; undecodable or oversized
+//! requests are `INVALID_ARGUMENT`; a request none of whose records could be redacted is
+//! `INTERNAL` (not retried: it would fail again). Records dropped for failing redaction in an
+//! otherwise accepted request are reported as partial success.
+
+use super::{stopped, Limits};
+use crate::serve::payload::Request;
+use crate::serve::pipeline::{Accepted, Body, Pipeline, SubmitError};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Status};
+
+pub(super) async fn serve(
+    listener: TcpListener,
+    limits: Limits,
+    pipeline: Pipeline,
+    stop: watch::Receiver<bool>,
+) {
+    let receiver = GrpcReceiver {
+        pipeline,
+        timeout: limits.timeout,
+    };
+    let max = limits.max_decompressed;
+    let gzip = CompressionEncoding::Gzip;
+    let logs = LogsServiceServer::new(receiver.clone())
+        .accept_compressed(gzip)
+        .max_decoding_message_size(max);
+    let traces = TraceServiceServer::new(receiver.clone())
+        .accept_compressed(gzip)
+        .max_decoding_message_size(max);
+    let metrics = MetricsServiceServer::new(receiver)
+        .accept_compressed(gzip)
+        .max_decoding_message_size(max);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // tonic reads and decodes a message before our handler can refuse it; capping the requests
+    // in progress per connection makes further streams wait in HTTP/2 flow control (a 64 KiB
+    // window each) instead of in decoded memory.
+    let served = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(limits.max_concurrent)
+        .add_service(logs)
+        .add_service(traces)
+        .add_service(metrics)
+        .serve_with_incoming_shutdown(incoming, stopped(stop))
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "OTLP/gRPC receiver stopped with an error.");
+    }
+}
+
+#[derive(Clone)]
+struct GrpcReceiver {
+    pipeline: Pipeline,
+    timeout: Duration,
+}
+
+impl GrpcReceiver {
+    async fn export(&self, request: Request) -> Result<Accepted, Status> {
+        let _permit = self.pipeline.admit().map_err(status)?;
+        match tokio::time::timeout(self.timeout, self.pipeline.submit(Body::Decoded(request))).await
+        {
+            Ok(verdict) => verdict.map_err(status),
+            Err(_) => {
+                self.pipeline.counters().refused(&SubmitError::Timeout);
+                Err(status(SubmitError::Timeout))
+            }
+        }
+    }
+}
+
+/// The gRPC status for a refusal; the message says what to do, never what the data was.
+fn status(e: SubmitError) -> Status {
+    let code = if e.retryable() {
+        Code::Unavailable
+    } else if matches!(e, SubmitError::Unprocessable { .. }) {
+        Code::Internal
+    } else {
+        Code::InvalidArgument
+    };
+    Status::new(code, e.to_string())
+}
+
+const PARTIAL: &str = "records dropped: the redaction engine failed on them";
+
+#[tonic::async_trait]
+impl LogsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
+        let accepted = GrpcReceiver::export(self, Request::Logs(request.into_inner())).await?;
+        let partial_success = (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: accepted.rejected as i64,
+            error_message: PARTIAL.to_string(),
+        });
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        let accepted = GrpcReceiver::export(self, Request::Traces(request.into_inner())).await?;
+        let partial_success = (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: accepted.rejected as i64,
+            error_message: PARTIAL.to_string(),
+        });
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
+        let accepted = GrpcReceiver::export(self, Request::Metrics(request.into_inner())).await?;
+        let partial_success = (accepted.rejected > 0).then(|| ExportMetricsPartialSuccess {
+            rejected_data_points: accepted.rejected as i64,
+            error_message: PARTIAL.to_string(),
+        });
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success,
+        }))
+    }
+}

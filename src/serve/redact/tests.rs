@@ -1,0 +1,357 @@
+//! Unit tests of the parent module, table-driven where the cases are alike.
+
+use super::*;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValueList};
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    exemplar, number_data_point, Gauge, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
+
+const BODY: &str = "payment failed for jean.dupont@example.fr card 4111 1111 1111 1111";
+const PII: &[&str] = &["jean.dupont", "a.b@example.com", "4111"];
+
+fn s(v: &str) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(Value::StringValue(v.into())),
+    })
+}
+fn i(v: i64) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(Value::IntValue(v)),
+    })
+}
+fn kv(key: &str, value: Option<AnyValue>) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value,
+        ..Default::default()
+    }
+}
+fn kvlist(items: Vec<KeyValue>) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(Value::KvlistValue(KeyValueList { values: items })),
+    })
+}
+fn array(items: Vec<Option<AnyValue>>) -> Option<AnyValue> {
+    let values = items.into_iter().map(|v| v.unwrap()).collect();
+    Some(AnyValue {
+        value: Some(Value::ArrayValue(ArrayValue { values })),
+    })
+}
+fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()
+}
+fn resource() -> Option<Resource> {
+    Some(Resource {
+        attributes: vec![kv("service.name", s("shop"))],
+        ..Default::default()
+    })
+}
+
+fn logs(records: Vec<LogRecord>) -> Request {
+    Request::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: resource(),
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+fn run(request: &mut Request) -> Report {
+    let redactor = Redactor::builtin().unwrap();
+    redact(&redactor, &mut Scratch::default(), request)
+}
+
+fn assert_clean(request: &Request) {
+    let debug = format!("{request:?}");
+    for p in PII {
+        assert!(!debug.contains(p), "{p:?} left in {debug}");
+    }
+}
+
+fn record() -> LogRecord {
+    LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_001,
+        severity_number: 17,
+        severity_text: "ERROR".into(),
+        body: s(BODY),
+        trace_id: vec![7; 16],
+        span_id: vec![9; 8],
+        flags: 1,
+        attributes: vec![
+            kv("user.email", s("a.b@example.com")),
+            kv("http.status_code", i(500)),
+            kv("http.route", s("/pay/{id}")),
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn log_record_values_change_structure_does_not() {
+    let mut req = logs(vec![record()]);
+    let report = run(&mut req);
+    assert_clean(&req);
+    assert_eq!(report.rejected, 0);
+    assert!(report.redactions >= 3, "{report:?}");
+    let Request::Logs(r) = &req else {
+        unreachable!()
+    };
+    let rec = &r.resource_logs[0].scope_logs[0].log_records[0];
+    let want = record();
+    assert_eq!(
+        (
+            rec.time_unix_nano,
+            rec.severity_number,
+            &rec.severity_text,
+            &rec.trace_id,
+            &rec.span_id,
+            rec.flags
+        ),
+        (
+            want.time_unix_nano,
+            want.severity_number,
+            &want.severity_text,
+            &want.trace_id,
+            &want.span_id,
+            want.flags
+        )
+    );
+    let Some(Value::StringValue(body)) = rec.body.as_ref().and_then(|b| b.value.as_ref()) else {
+        panic!()
+    };
+    assert!(body.starts_with("payment failed for "), "{body}");
+    assert_eq!(
+        get(&rec.attributes, "http.status_code"),
+        Some(&Value::IntValue(500))
+    );
+    assert_eq!(
+        get(&rec.attributes, "http.route"),
+        Some(&Value::StringValue("/pay/{id}".into()))
+    );
+    assert_eq!(rec.attributes.len(), 3);
+    let res = r.resource_logs[0].resource.as_ref().unwrap();
+    assert_eq!(
+        get(&res.attributes, "service.name"),
+        Some(&Value::StringValue("shop".into()))
+    );
+}
+
+#[test]
+fn clean_request_is_untouched() {
+    let mut rec = record();
+    rec.body = s("GET /health 200 in 3ms");
+    rec.attributes.retain(|kv| kv.key != "user.email");
+    let mut req = logs(vec![rec]);
+    let before = req.clone();
+    let report = run(&mut req);
+    assert_eq!(report, Report::default());
+    assert_eq!(req, before);
+}
+
+#[test]
+fn structured_body_is_walked_with_keys() {
+    let mut rec = record();
+    rec.body = kvlist(vec![
+        kv(
+            "user",
+            kvlist(vec![
+                kv("email", s("jean.dupont@example.fr")),
+                kv("plan", s("pro")),
+            ]),
+        ),
+        kv("msg", s("sent to jean.dupont@example.fr")),
+        kv("tries", i(3)),
+        kv("cards", array(vec![s("4111 1111 1111 1111"), s("none")])),
+    ]);
+    rec.attributes.push(kv(
+        "user.email",
+        array(vec![s("a.b@example.com"), s("a.b@example.com")]),
+    ));
+    rec.attributes
+        .push(kv("order.note", i(4_111_111_111_111_111)));
+    let mut req = logs(vec![rec]);
+    run(&mut req);
+    assert_clean(&req);
+    let Request::Logs(r) = &req else {
+        unreachable!()
+    };
+    let rec = &r.resource_logs[0].scope_logs[0].log_records[0];
+    let Some(Value::KvlistValue(body)) = rec.body.as_ref().and_then(|b| b.value.as_ref()) else {
+        panic!()
+    };
+    assert_eq!(get(&body.values, "tries"), Some(&Value::IntValue(3)));
+    let Some(Value::KvlistValue(user)) = get(&body.values, "user") else {
+        panic!("{body:?}")
+    };
+    assert_eq!(
+        get(&user.values, "plan"),
+        Some(&Value::StringValue("pro".into()))
+    );
+    let Some(Value::ArrayValue(cards)) = get(&body.values, "cards") else {
+        panic!()
+    };
+    assert_eq!(cards.values.len(), 2);
+    assert_eq!(
+        cards.values[1].value,
+        Some(Value::StringValue("none".into()))
+    );
+    assert!(
+        matches!(
+            get(&rec.attributes, "order.note"),
+            Some(Value::StringValue(_))
+        ),
+        "card-like int replaced"
+    );
+}
+
+#[test]
+fn too_deep_record_is_rejected_alone() {
+    let mut deep = s("jean.dupont@example.fr");
+    for _ in 0..=MAX_DEPTH {
+        deep = array(vec![deep]);
+    }
+    let mut bad = record();
+    bad.body = deep;
+    let mut req = logs(vec![bad, record()]);
+    let report = run(&mut req);
+    assert_eq!(report.rejected, 1);
+    assert_eq!(req.records(), 1);
+    assert_clean(&req);
+}
+
+#[test]
+fn spans_names_events_links_status() {
+    let span = Span {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        name: "charge jean.dupont@example.fr".into(),
+        kind: 2,
+        start_time_unix_nano: 10,
+        end_time_unix_nano: 20,
+        attributes: vec![
+            kv("enduser.id", s("a.b@example.com")),
+            kv("http.status_code", i(500)),
+        ],
+        events: vec![Event {
+            name: "mail to jean.dupont@example.fr".into(),
+            attributes: vec![kv("card", s("4111 1111 1111 1111"))],
+            ..Default::default()
+        }],
+        links: vec![Link {
+            trace_id: vec![3; 16],
+            span_id: vec![4; 8],
+            attributes: vec![kv("peer.mail", s("a.b@example.com"))],
+            ..Default::default()
+        }],
+        status: Some(Status {
+            message: "declined for jean.dupont@example.fr".into(),
+            code: 2,
+        }),
+        ..Default::default()
+    };
+    let mut req = Request::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: resource(),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span.clone()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    run(&mut req);
+    assert_clean(&req);
+    let Request::Traces(r) = &req else {
+        unreachable!()
+    };
+    let got = &r.resource_spans[0].scope_spans[0].spans[0];
+    assert_eq!(
+        (&got.trace_id, &got.span_id, got.kind),
+        (&span.trace_id, &span.span_id, span.kind)
+    );
+    assert_eq!((got.start_time_unix_nano, got.end_time_unix_nano), (10, 20));
+    assert_eq!(&got.links[0].span_id, &span.links[0].span_id);
+    assert_eq!(got.status.as_ref().unwrap().code, 2);
+    assert!(got.name.starts_with("charge "));
+}
+
+#[test]
+fn metric_point_and_exemplar_attributes() {
+    let point = NumberDataPoint {
+        attributes: vec![
+            kv("user.email", s("a.b@example.com")),
+            kv("http.status_code", i(500)),
+        ],
+        exemplars: vec![Exemplar {
+            filtered_attributes: vec![kv("client", s("jean.dupont@example.fr"))],
+            span_id: vec![5; 8],
+            value: Some(exemplar::Value::AsInt(1)),
+            ..Default::default()
+        }],
+        value: Some(number_data_point::Value::AsInt(42)),
+        ..Default::default()
+    };
+    let metric = Metric {
+        name: "http.server.requests".into(),
+        data: Some(Data::Gauge(Gauge {
+            data_points: vec![point],
+        })),
+        ..Default::default()
+    };
+    let mut req = Request::Metrics(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: resource(),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![metric],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    run(&mut req);
+    assert_clean(&req);
+    assert_eq!(req.records(), 1);
+}
+
+#[test]
+fn drop_action_removes_the_attribute() {
+    let config = crate::config::Config::parse("policy:\n  actions:\n    email: drop\n").unwrap();
+    let redactor = Redactor::from_config(&config.policy).unwrap();
+    let mut req = logs(vec![record()]);
+    redact(&redactor, &mut Scratch::default(), &mut req);
+    assert_clean(&req);
+    let Request::Logs(r) = &req else {
+        unreachable!()
+    };
+    let rec = &r.resource_logs[0].scope_logs[0].log_records[0];
+    assert!(
+        get(&rec.attributes, "user.email").is_none(),
+        "{:?}",
+        rec.attributes
+    );
+    assert_eq!(
+        get(&rec.attributes, "http.status_code"),
+        Some(&Value::IntValue(500))
+    );
+}
+
+#[test]
+fn formats_every_i64() {
+    for i in [0, 7, -7, 42, 4_111_111_111_111_111, i64::MAX, i64::MIN] {
+        let mut buf = [0u8; 20];
+        assert_eq!(format_i64(i, &mut buf), i.to_string());
+    }
+}
