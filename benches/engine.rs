@@ -1,1 +1,191 @@
-fn main() {}
+//! Engine throughput against a naive baseline, in the same run.
+//!
+//! For each input: `caviard` (the engine, one thread, line by line as `caviard redact` does),
+//! `naive_regex` (one regex per category applied in turn with `replace_all` over each line, as
+//! Vector's `redact` and the OpenTelemetry redaction processor do), and `memchr_lines` (counting
+//! lines: the floor). Quote the ratios, not the absolute numbers: the machines are shared.
+//!
+//! Inputs: `../shared/corpus/bench/{mixed,dense}.log` when present (the development workspace),
+//! their JSON-only and text-only lines, and their lines in which the engine finds nothing.
+//! Without `../shared/` the corpus groups are skipped with a message and a synthetic input runs.
+
+use caviard::engine::{Format, Redactor, Scratch, Summary};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use regex::Regex;
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The baseline's regexes, one per category, as a user would write them for a regex-based
+/// redaction processor.
+const NAIVE: &[(&str, &str)] = &[
+    ("email", r"(?i)[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}"),
+    ("phone_intl", r"(?:\+|\b00)[1-9][0-9 .\-()]{7,18}[0-9]"),
+    ("phone_fr", r"\b0[1-9](?:[ .\-]?[0-9]{2}){4}\b"),
+    (
+        "phone_us",
+        r"\(?\b[0-9]{3}\)?[ .\-][0-9]{3}[ .\-][0-9]{4}\b",
+    ),
+    ("credit_card", r"\b(?:[0-9][ \-]?){12,18}[0-9]\b"),
+    (
+        "iban",
+        r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+    ),
+    (
+        "fr_nir",
+        r"\b[1-478] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}\b",
+    ),
+    ("ipv4", r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b"),
+    (
+        "ipv6",
+        r"\b(?:[0-9a-fA-F]{1,4}:){2,7}(?::|[0-9a-fA-F]{1,4})(?::[0-9a-fA-F]{1,4})*\b",
+    ),
+    (
+        "jwt",
+        r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*",
+    ),
+    ("aws", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    (
+        "github",
+        r"\bgh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}",
+    ),
+    ("slack", r"xox[abprs]-[A-Za-z0-9\-]{10,}"),
+    ("stripe", r"[sr]k_live_[A-Za-z0-9]{16,}"),
+    ("google", r"AIza[0-9A-Za-z_\-]{35}"),
+    ("bearer", r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"),
+    ("url_password", r"://[^/\s:@]+:[^/\s@]+@"),
+    (
+        "secret_kv",
+        r#"(?i)(?:password|passwd|pwd|secret|token|api_key|apikey|cookie)["']?\s*[:=]\s*["']?[^\s"',;&]+"#,
+    ),
+    (
+        "name_kv",
+        r#"(?i)"(?:first_name|last_name|full_name|name|customer_name)"\s*:\s*"[^"]*""#,
+    ),
+    (
+        "address_kv",
+        r#"(?i)"(?:address|street|billing_address|shipping_address)"\s*:\s*"[^"]*""#,
+    ),
+    (
+        "dob_kv",
+        r#"(?i)(?:dob|birth_date|date_of_birth)["']?\s*[:=]\s*["']?[0-9./\-]+"#,
+    ),
+];
+
+fn naive_redact(res: &[Regex], data: &str) -> usize {
+    let mut changed = 0;
+    for line in data.lines() {
+        let mut cur: Cow<str> = Cow::Borrowed(line);
+        for re in res {
+            if let Cow::Owned(s) = re.replace_all(&cur, "[REDACTED]") {
+                cur = Cow::Owned(s);
+            }
+        }
+        changed += matches!(cur, Cow::Owned(_)) as usize;
+    }
+    changed
+}
+
+fn engine_redact(r: &Redactor, scratch: &mut Scratch, out: &mut Vec<u8>, data: &[u8]) -> usize {
+    let mut summary = Summary::default();
+    let mut changed = 0;
+    for line in data.split(|&b| b == b'\n') {
+        out.clear();
+        changed += r.redact_into(line, Format::Auto, scratch, &mut summary, out) as usize;
+    }
+    changed
+}
+
+fn corpus(name: &str) -> Option<Vec<u8>> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/bench")
+        .join(name);
+    match std::fs::read(&p) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            eprintln!(
+                "SKIP {name}: {} not found (only in the development workspace)",
+                p.display()
+            );
+            None
+        }
+    }
+}
+
+/// Lines of `data` for which `keep` holds, joined.
+fn select(data: &[u8], mut keep: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in data
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && keep(l))
+    {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn synthetic() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..20_000 {
+        s.push_str(&format!(
+            "{{\"ts\":\"2024-02-25T13:11:55.{:03}Z\",\"level\":\"info\",\"msg\":\"GET /api/v1/orders/{i} 200\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e{:04x}\",\"duration\":\"{}ms\"}}\n",
+            i % 1000, i % 65536, i % 500
+        ));
+        if i % 12 == 0 {
+            s.push_str(&format!("level=warn msg=\"sms failed\" to=+33 6 12 34 {:02} {:02} email=user{i}@example.fr ip=84.1.{}.{}\n", i % 100, (i / 100) % 100, i % 250, i % 200));
+        }
+    }
+    s.into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let r = Redactor::builtin().expect("built-in policy");
+    let naive: Vec<Regex> = NAIVE
+        .iter()
+        .map(|(_, p)| Regex::new(p).expect("baseline regex"))
+        .collect();
+    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    for name in ["mixed.log", "dense.log"] {
+        if let Some(d) = corpus(name) {
+            let stem = name.trim_end_matches(".log");
+            let is_json = |l: &[u8]| l.first() == Some(&b'{');
+            inputs.push((format!("{stem}/json_only"), select(&d, is_json)));
+            inputs.push((format!("{stem}/text_only"), select(&d, |l| !is_json(l))));
+            if stem == "mixed" {
+                let (mut s, mut sum, mut o) = (Scratch::default(), Summary::default(), Vec::new());
+                let clean = select(&d, |l| {
+                    o.clear();
+                    !r.redact_into(l, Format::Auto, &mut s, &mut sum, &mut o)
+                });
+                inputs.push(("mixed/clean".to_string(), clean));
+            }
+            inputs.push((stem.to_string(), d));
+        }
+    }
+    if inputs.is_empty() {
+        inputs.push(("synthetic".to_string(), synthetic()));
+    }
+    for (name, data) in &inputs {
+        let text = String::from_utf8_lossy(data).into_owned();
+        let mut g = c.benchmark_group(name.as_str());
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4));
+        let (mut scratch, mut out) = (Scratch::default(), Vec::with_capacity(1 << 16));
+        g.bench_function(BenchmarkId::new("caviard", ""), |b| {
+            b.iter(|| engine_redact(&r, &mut scratch, &mut out, data))
+        });
+        g.bench_function(BenchmarkId::new("naive_regex", ""), |b| {
+            b.iter(|| naive_redact(&naive, &text))
+        });
+        g.bench_function(BenchmarkId::new("memchr_lines", ""), |b| {
+            b.iter(|| memchr::memchr_iter(b'\n', data).count())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

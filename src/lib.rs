@@ -12,5 +12,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod retention;
+pub mod scan;
 #[cfg(feature = "serve")]
 pub mod serve;

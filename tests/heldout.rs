@@ -42,5 +42,9 @@ fn heldout_fixture_recall_and_keep() {
     let (recall, keep_rate) = (gone as f64 / pii as f64, kept as f64 / keep as f64);
     eprintln!("heldout fixture: recall={recall:.4} keep={keep_rate:.4} ({pii} pii, {keep} keep)");
     assert!(pii > 600 && keep > 1800, "fixture too small");
-    assert!(recall >= 0.99 && keep_rate >= 0.99, "recall={recall:.4} keep={keep_rate:.4}\n{}", misses.join("\n"));
+    assert!(
+        recall >= 0.99 && keep_rate >= 0.99,
+        "recall={recall:.4} keep={keep_rate:.4}\n{}",
+        misses.join("\n")
+    );
 }

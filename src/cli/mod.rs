@@ -4,6 +4,7 @@
 mod check;
 mod patterns;
 mod redact;
+mod scan;
 #[cfg(feature = "serve")]
 mod serve;
 
@@ -31,6 +32,8 @@ enum Command {
     Patterns(patterns::PatternsCommand),
     /// Validate a configuration file; exits non-zero naming every bad field.
     Check(check::CheckArgs),
+    /// Report which categories of personal data existing logs contain (table, optional HTML).
+    Scan(scan::ScanArgs),
     /// Run the OTLP proxy: receive OTLP (gRPC, HTTP), redact, forward upstream.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -43,6 +46,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Redact(args) => redact::run(args),
         Command::Patterns(cmd) => patterns::run(cmd),
         Command::Check(args) => check::run(args),
+        Command::Scan(args) => scan::run(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => {
             let config = load_config(args.config.as_deref())?;

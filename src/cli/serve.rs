@@ -7,7 +7,8 @@
 
 use crate::config::serve::{ServeConfig, UpstreamProtocol};
 use crate::config::Config;
-use crate::serve::{Listening, Processing};
+use crate::retention::{AuditSummary, RetentionPolicy};
+use crate::serve::{Listening, Processing, Tags};
 use anyhow::{bail, Context};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -47,6 +48,7 @@ fn parse_protocol(s: &str) -> Result<UpstreamProtocol, String> {
 pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     init_logging();
     let redactor = super::build_redactor(&config)?;
+    let tags = build_tags(&config, &redactor)?;
     let serve = resolve(&args, config.serve, |k| std::env::var(k).ok())?;
     let threads = serve.worker_threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -58,7 +60,7 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let processing = Processing::Redact(Arc::new(redactor));
+    let processing = Processing::RedactAndTag(Arc::new(redactor), Arc::new(tags));
     // A drain that ran out of time has already been logged with its count; the shutdown
     // itself was orderly, so the exit status stays 0 as orchestrators expect.
     runtime
@@ -70,6 +72,26 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         ))
         .context("caviard serve")?;
     Ok(())
+}
+
+/// The retention policy and redaction summary of the config; every problem in one error.
+fn build_tags(config: &Config, redactor: &crate::engine::Redactor) -> anyhow::Result<Tags> {
+    let categories: Vec<String> = redactor.categories().map(str::to_string).collect();
+    let problems = crate::retention::problems(&config.retention, &config.audit, Some(&categories));
+    if !problems.is_empty() {
+        bail!("invalid configuration:\n  {}", problems.join("\n  "));
+    }
+    let retention = if config.retention.enabled {
+        let policy = RetentionPolicy::compile(&config.retention, Some(&categories))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Some(Arc::new(policy))
+    } else {
+        None
+    };
+    Ok(Tags::new(
+        retention,
+        AuditSummary::from_config(&config.audit),
+    ))
 }
 
 /// Apply flags, then environment defaults, and validate: every problem in one error.

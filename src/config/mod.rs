@@ -3,6 +3,7 @@
 //! Every section has defaults, so an empty file (or none) runs the built-in policy. Unknown
 //! keys are rejected at load, so a typo fails at start rather than silently disabling a rule.
 
+pub mod retention;
 #[cfg(feature = "serve")]
 pub mod serve;
 
@@ -22,6 +23,12 @@ pub struct Config {
     /// Limits on input records.
     #[serde(default)]
     pub input: InputConfig,
+    /// The retention class each record is tagged with.
+    #[serde(default)]
+    pub retention: retention::RetentionConfig,
+    /// The redaction summary written on each record.
+    #[serde(default)]
+    pub audit: retention::AuditConfig,
     /// The OTLP proxy (`caviard serve`): listeners, upstream, queue, retries.
     #[cfg(feature = "serve")]
     #[serde(default)]
@@ -179,9 +186,19 @@ impl Config {
         if self.input.max_line_bytes < 1024 {
             errs.push("input.max_line_bytes: must be at least 1024".to_string());
         }
-        if let Err(e) = crate::engine::Redactor::from_config(&self.policy) {
-            errs.extend(e.problems().iter().cloned());
-        }
+        let categories: Option<Vec<String>> =
+            match crate::engine::Redactor::from_config(&self.policy) {
+                Ok(r) => Some(r.categories().map(str::to_string).collect()),
+                Err(e) => {
+                    errs.extend(e.problems().iter().cloned());
+                    None
+                }
+            };
+        errs.extend(crate::retention::problems(
+            &self.retention,
+            &self.audit,
+            categories.as_deref(),
+        ));
         #[cfg(feature = "serve")]
         errs.extend(self.serve.validate());
         errs

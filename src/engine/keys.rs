@@ -9,7 +9,6 @@
 
 use super::pack::ValueShape;
 use super::validate;
-use std::collections::HashMap;
 
 /// Longest normalised key considered.
 const MAX_KEY: usize = 64;
@@ -17,7 +16,8 @@ const MAX_KEY: usize = 64;
 /// Key patterns compiled for lookup: exact names in a map, `*x`, `x*` and `*x*` in lists.
 #[derive(Debug, Default)]
 pub(crate) struct KeyMatcher {
-    exact: HashMap<Vec<u8>, usize>,
+    /// Sorted by key, searched by binary search (no hashing on the hot path).
+    exact: Vec<(Vec<u8>, usize)>,
     prefix: Vec<(Vec<u8>, usize)>,
     suffix: Vec<(Vec<u8>, usize)>,
     contains: Vec<(Vec<u8>, usize)>,
@@ -38,7 +38,7 @@ pub(crate) fn normalize_key<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Optio
 
 impl KeyMatcher {
     /// Add a pattern for key rule `rule`. Returns the literal fragment the literal pass must
-    /// look for (the last word of the pattern, as it appears in any spelling of the key).
+    /// look for (the longest word of the pattern, as it appears in any spelling of the key).
     pub(crate) fn add(&mut self, pattern: &str, rule: usize) -> Result<String, String> {
         let (lead, trail) = (
             pattern.starts_with('*'),
@@ -56,21 +56,26 @@ impl KeyMatcher {
             .to_vec();
         match (lead, trail) {
             (false, false) => {
-                self.exact.entry(norm).or_insert(rule);
+                if let Err(at) = self
+                    .exact
+                    .binary_search_by(|(k, _)| k.as_slice().cmp(&norm))
+                {
+                    self.exact.insert(at, (norm, rule));
+                }
             }
             (true, false) => self.suffix.push((norm, rule)),
             (false, true) => self.prefix.push((norm, rule)),
             (true, true) => self.contains.push((norm, rule)),
         }
-        Ok(last_word(core))
+        Ok(longest_word(core))
     }
 
     /// The key rule a raw key belongs to.
     pub(crate) fn classify(&self, raw: &[u8]) -> Option<usize> {
         let mut buf = [0u8; MAX_KEY];
         let k = normalize_key(raw, &mut buf)?;
-        if let Some(&r) = self.exact.get(k) {
-            return Some(r);
+        if let Ok(at) = self.exact.binary_search_by(|(e, _)| e.as_slice().cmp(k)) {
+            return Some(self.exact[at].1);
         }
         // The longest matching pattern wins: `*accesskey*` over `*key`.
         let suffix = self.suffix.iter().filter(|(p, _)| k.ends_with(p));
@@ -87,20 +92,28 @@ impl KeyMatcher {
     }
 }
 
-/// The last word of a key pattern: `first_name` -> `name`, `dateOfBirth` -> `birth`.
-fn last_word(core: &str) -> String {
+/// The longest word of a key pattern (`first_name` -> `first`, `dateOfBirth` -> `birth`,
+/// `passport_no` -> `passport`): every spelling of the key contains it, and a long word hits
+/// fewer unrelated places than a short one (`no`, `id`).
+fn longest_word(core: &str) -> String {
+    let core = core.trim_matches(|c| matches!(c, '_' | '-' | '.' | ' '));
     let bytes = core.as_bytes();
+    let mut best = (0, 0);
     let mut start = 0;
-    for i in 1..bytes.len() {
-        let sep = matches!(bytes[i - 1], b'_' | b'-' | b'.' | b' ');
-        let camel = bytes[i].is_ascii_uppercase() && bytes[i - 1].is_ascii_lowercase();
-        if sep || camel {
-            start = i;
+    for i in 1..=bytes.len() {
+        let boundary = i == bytes.len()
+            || matches!(bytes[i], b'_' | b'-' | b'.' | b' ')
+            || (bytes[i].is_ascii_uppercase() && bytes[i - 1].is_ascii_lowercase());
+        if boundary {
+            let word = (start, i);
+            if word.1 - word.0 > best.1 - best.0 {
+                best = word;
+            }
+            start =
+                i + usize::from(i < bytes.len() && matches!(bytes[i], b'_' | b'-' | b'.' | b' '));
         }
     }
-    core[start..]
-        .trim_matches(|c| matches!(c, '_' | '-' | '.' | ' '))
-        .to_ascii_lowercase()
+    core[best.0..best.1].to_ascii_lowercase()
 }
 
 #[inline]
@@ -532,7 +545,9 @@ mod tests {
     #[test]
     fn classify_and_fragments() {
         let mut m = KeyMatcher::default();
-        assert_eq!(m.add("first_name", 0).unwrap(), "name");
+        assert_eq!(m.add("first_name", 0).unwrap(), "first");
+        assert_eq!(m.add("passport_no", 5).unwrap(), "passport");
+        assert_eq!(m.add("enduser.id", 6).unwrap(), "enduser");
         assert_eq!(m.add("*password*", 1).unwrap(), "password");
         assert_eq!(m.add("dateOfBirth", 2).unwrap(), "birth");
         assert_eq!(m.add("*_token", 3).unwrap(), "token");

@@ -24,7 +24,7 @@ use validate::Validator;
 
 use crate::config::PolicyConfig;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_automata::{meta, util::captures::Captures, util::syntax};
+use regex_automata::{dfa, meta, util::captures::Captures, util::syntax};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,6 +81,10 @@ pub(crate) struct Rule {
     pub category: u16,
     pub trigger: TriggerKind,
     pub regex: meta::Regex,
+    /// The same pattern as a fully compiled DFA (no cache, no lazy determinization on the hot
+    /// path): anchored-only for literal rules. `None` when it would be too large; the lazy
+    /// DFA of `regex` is used then.
+    pub dense: Option<Dense>,
     pub value_group: bool,
     pub validator: Option<Validator>,
     pub min_digits: u8,
@@ -743,6 +747,52 @@ impl JsonCursor {
     }
 }
 
+/// A rule's pattern as fully compiled DFAs.
+#[derive(Debug)]
+pub(crate) enum Dense {
+    /// Forward and reverse DFAs, for unanchored searches over a region.
+    Unanchored(Box<dfa::regex::Regex>),
+    /// A forward anchored DFA, for searches that start at a literal (the start is known).
+    Anchored(dfa::dense::DFA<Vec<u32>>),
+}
+
+/// Compile a pattern to dense DFAs: anchored and forward-only when the rule is only ever
+/// searched at a literal. Gives up (`None`, the lazy DFA is used) past a size limit, so a
+/// pattern whose unanchored DFA explodes costs neither start-up time nor memory.
+fn dense_dfa(pattern: &str, anchored: bool) -> Option<Dense> {
+    let config = dfa::dense::Config::new()
+        .start_kind(if anchored {
+            dfa::StartKind::Anchored
+        } else {
+            dfa::StartKind::Unanchored
+        })
+        .minimize(false)
+        .dfa_size_limit(Some(2 << 20))
+        .determinize_size_limit(Some(8 << 20));
+    let thompson = regex_automata::nfa::thompson::Config::new().utf8(false);
+    if anchored {
+        return dfa::dense::Builder::new()
+            .configure(config)
+            .syntax(regex_syntax())
+            .thompson(thompson)
+            .build(pattern)
+            .ok()
+            .map(Dense::Anchored);
+    }
+    dfa::regex::Regex::builder()
+        .dense(config)
+        .syntax(regex_syntax())
+        .thompson(thompson)
+        .build(pattern)
+        .ok()
+        .map(|r| Dense::Unanchored(Box::new(r)))
+}
+
+/// Patterns are byte-oriented: ASCII classes, and bytes >= 0x80 matched as bytes (UTF-8 or not).
+fn regex_syntax() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
 /// Collects categories, rules and literals while building a [`Redactor`].
 struct Builder<'p> {
     policy: &'p PolicyConfig,
@@ -825,9 +875,12 @@ impl<'p> Builder<'p> {
             self.targets.push(LiteralTarget::EncodedAt);
         }
         self.check_policy_names();
+        // A full DFA: the literal set is a few hundred bytes of short, case-insensitive
+        // patterns, too many for the SIMD prefilters, so one table lookup per byte wins.
         let literals = match AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&self.patterns)
         {
             Ok(ac) => Some(ac),
@@ -929,7 +982,7 @@ impl<'p> Builder<'p> {
         }
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
         let regex = meta::Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .syntax(regex_syntax())
             .configure(
                 meta::Regex::config()
                     .utf8_empty(false)
@@ -940,6 +993,7 @@ impl<'p> Builder<'p> {
             Ok(r) => r,
             Err(e) => return self.problems.push(fail(format!("pattern: {e}"))),
         };
+        let dense = dense_dfa(&spec.pattern, spec.trigger == TriggerKind::Literal);
         let validator = match spec
             .validator
             .as_deref()
@@ -972,6 +1026,7 @@ impl<'p> Builder<'p> {
             category,
             trigger: spec.trigger,
             regex,
+            dense,
             value_group,
             validator,
             min_digits: spec.min_digits.unwrap_or(1),

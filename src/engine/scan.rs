@@ -11,9 +11,10 @@
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::{Redactor, Rule, RuleCache, Span};
+use super::{Dense, Redactor, Rule, RuleCache, Span};
 use crate::engine::pack::TriggerKind;
 use crate::engine::validate::Validator;
+use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
 const DIGIT: u8 = 1;
@@ -191,6 +192,40 @@ fn number_region(line: &[u8], ts: usize, te: usize, digits: u32) -> (usize, usiz
     (s, e, digits)
 }
 
+/// Skip the part of a number region that is known to hold no personal data, so the number
+/// rules run on less (or nothing): an ISO date at its start (`2024-10-21T08`, dates of birth
+/// are found by their keys), the seconds of a time or a port after `<digit>:`
+/// (`08:21.336157Z`, `:8080`), and a single token with lower-case letters (hex ids, trace
+/// ids: no number rule matches lower case). Returns the new start and digit count.
+fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize, u32) {
+    let r = &line[rs..re];
+    let is_date = r.len() >= 10
+        && r[..4].iter().all(u8::is_ascii_digit)
+        && r[4] == b'-'
+        && r[5..7].iter().all(u8::is_ascii_digit)
+        && r[7] == b'-'
+        && r[8..10].iter().all(u8::is_ascii_digit);
+    let after_time = rs >= 2 && line[rs - 1] == b':' && line[rs - 2].is_ascii_digit();
+    let skip = if is_date {
+        10
+    } else if after_time {
+        r.iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(r.len())
+    } else if r.iter().all(u8::is_ascii_alphanumeric) && r.iter().any(u8::is_ascii_lowercase) {
+        r.len()
+    } else {
+        return (rs, digits);
+    };
+    let skipped = r[..skip].iter().filter(|b| b.is_ascii_digit()).count() as u32;
+    let mut start = rs + skip;
+    while start < re && !line[start].is_ascii_alphanumeric() && !matches!(line[start], b'+' | b'(')
+    {
+        start += 1;
+    }
+    (start, digits - skipped)
+}
+
 /// Extent of the e-mail-shaped run around the `@` marker at `at..at_end`.
 fn email_region(line: &[u8], at: usize, at_end: usize) -> (usize, usize) {
     let mut s = at;
@@ -247,6 +282,7 @@ impl Redactor {
                 }
                 if digits > 0 {
                     let (rs, re, d) = number_region(line, ts, i, digits);
+                    let (rs, d) = skip_benign_prefix(line, rs, re, d);
                     if d >= self.min_number_digits as u32 {
                         self.confirm_region(&self.number_rules, line, rs, re, d, caches, spans);
                     }
@@ -405,7 +441,16 @@ fn search(
     rc: &mut RuleCache,
     input: Input<'_>,
 ) -> Option<(usize, usize, usize, usize)> {
-    let m = rule.regex.search_with(&mut rc.cache, &input)?;
+    // A dense DFA search cannot fail here: no quit bytes, no size-limited cache.
+    let m = match &rule.dense {
+        Some(Dense::Unanchored(d)) => d.try_search(&input).ok().flatten(),
+        Some(Dense::Anchored(d)) if input.get_anchored().is_anchored() => d
+            .try_search_fwd(&input)
+            .ok()
+            .flatten()
+            .map(|hm| regex_automata::Match::new(hm.pattern(), input.start()..hm.offset())),
+        _ => rule.regex.search_with(&mut rc.cache, &input),
+    }?;
     if !rule.value_group {
         return Some((m.start(), m.end(), m.start(), m.end()));
     }
@@ -449,6 +494,21 @@ mod tests {
         assert_eq!(&l[s..e], b"2a00:fd2f::1");
         assert!(colon_region(b"at 13:11 ok", 5).is_none());
         assert!(colon_region(b"std::vec", 3).is_none());
+    }
+
+    #[test]
+    fn benign_prefixes() {
+        let l = b"at 2024-10-21T08 x";
+        assert_eq!(skip_benign_prefix(l, 3, 16, 10), (13, 2));
+        let l = b"T08:08:21.336157Z";
+        assert_eq!(skip_benign_prefix(l, 7, 17, 8), (10, 6));
+        let l = b"at 10:30 0612345678";
+        assert_eq!(skip_benign_prefix(l, 6, 19, 12), (9, 10));
+        let l = b"id 1f07a223563ebc382e09e4b8245edebc";
+        let d = l.iter().filter(|b| b.is_ascii_digit()).count() as u32;
+        assert_eq!(skip_benign_prefix(l, 3, l.len(), d).1, 0);
+        let l = b"tel +33 6 12 34 56 78";
+        assert_eq!(skip_benign_prefix(l, 4, l.len(), 11), (4, 11));
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod telemetry;
 
 use crate::config::serve::ServeConfig;
 use crate::engine::Redactor;
+use crate::retention::{AuditSummary, RetentionPolicy};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,11 +49,29 @@ pub use payload::Signal;
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Processing {
-    /// Redact every text-bearing field with this engine (the only mode the CLI offers).
+    /// Redact every text-bearing field with this engine; records leave untagged.
     Redact(Arc<Redactor>),
+    /// Redact, then tag each record with its retention class and redaction summary (what
+    /// `caviard serve` runs).
+    RedactAndTag(Arc<Redactor>, Arc<Tags>),
     /// Forward records unchanged. Exists only as the baseline of the proxy benchmark, so the
     /// cost of redaction can be quoted as a ratio against the same proxy without it.
     Passthrough,
+}
+
+/// What is written on each record after redaction: its retention class (when a policy is
+/// set) and its redaction summary. Immutable; shared by every worker.
+#[derive(Debug)]
+pub struct Tags {
+    retention: Option<Arc<RetentionPolicy>>,
+    audit: AuditSummary,
+}
+
+impl Tags {
+    /// `retention: None` writes no class (retention disabled in the config).
+    pub fn new(retention: Option<Arc<RetentionPolicy>>, audit: AuditSummary) -> Tags {
+        Tags { retention, audit }
+    }
 }
 
 /// Errors starting the proxy. Errors while running are handled inside (retried, answered
@@ -118,6 +137,9 @@ pub async fn run(
     }
     let config = Arc::new(config);
     let counters = Arc::new(telemetry::Counters::default());
+    if let Processing::RedactAndTag(redactor, tags) = &processing {
+        counters.register(redactor, tags.retention.as_deref());
+    }
     let capacity = Arc::new(queue::Capacity::new(&config.queue));
     let (lanes, lane_rx) = queue::Lanes::new();
     let upstream = exporters::Upstream::build(&config).map_err(ServeError::Upstream)?;

@@ -81,6 +81,7 @@ impl SubmitError {
 
 struct Job {
     body: Body,
+    receiver: &'static str,
     reply: oneshot::Sender<Result<Accepted, SubmitError>>,
 }
 
@@ -154,11 +155,20 @@ impl Pipeline {
         Err(refused)
     }
 
-    /// Hand a request to a worker and wait for its verdict: `Ok` means its records are queued
-    /// and may be acknowledged.
-    pub(crate) async fn submit(&self, body: Body) -> Result<Accepted, SubmitError> {
+    /// Hand a request that came in by `receiver` (`otlp_grpc`, `otlp_http`) to a worker and
+    /// wait for its verdict: `Ok` means its records are queued and may be acknowledged.
+    pub(crate) async fn submit(
+        &self,
+        receiver: &'static str,
+        body: Body,
+    ) -> Result<Accepted, SubmitError> {
         let (reply, verdict) = oneshot::channel();
-        if self.jobs.send(Job { body, reply }).await.is_err() {
+        let job = Job {
+            body,
+            receiver,
+            reply,
+        };
+        if self.jobs.send(job).await.is_err() {
             return Err(SubmitError::ShuttingDown);
         }
         let result = verdict.await.unwrap_or(Err(SubmitError::ShuttingDown));
@@ -222,13 +232,18 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, shared: &Shared) {
             // The client gave up (request timeout): it will retry, skip the work.
             continue;
         }
-        let verdict = process(job.body, shared, &mut scratch);
+        let verdict = process(job.body, job.receiver, shared, &mut scratch);
         let _ = job.reply.send(verdict);
     }
 }
 
 /// Decode, redact, encode and queue one request.
-fn process(body: Body, shared: &Shared, scratch: &mut Scratch) -> Result<Accepted, SubmitError> {
+fn process(
+    body: Body,
+    receiver: &'static str,
+    shared: &Shared,
+    scratch: &mut Scratch,
+) -> Result<Accepted, SubmitError> {
     let mut request = match body {
         Body::Decoded(r) => r,
         Body::Encoded {
@@ -241,16 +256,23 @@ fn process(body: Body, shared: &Shared, scratch: &mut Scratch) -> Result<Accepte
     let signal = request.signal();
     let received = request.records() as u64;
     shared.counters.received(signal, received);
-    let report = match &shared.processing {
-        Processing::Redact(redactor) => redact::redact(redactor, scratch, &mut request),
-        Processing::Passthrough => redact::Report::default(),
+    let (report, tally) = match &shared.processing {
+        Processing::Redact(redactor) => {
+            redact::redact_and_tag(redactor, None, receiver, scratch, &mut request)
+        }
+        Processing::RedactAndTag(redactor, tags) => {
+            redact::redact_and_tag(redactor, Some(tags), receiver, scratch, &mut request)
+        }
+        Processing::Passthrough => Default::default(),
     };
     shared.counters.redacted(report.redactions, report.rejected);
     if report.rejected > 0 && report.rejected == received {
         return Err(SubmitError::Unprocessable { records: received });
     }
     let records = request.records();
+    // Audit counters count what was forwarded, once: a refused request is retried.
     if records == 0 {
+        shared.counters.audit(receiver, signal, &tally);
         return Ok(Accepted {
             rejected: report.rejected,
         });
@@ -271,6 +293,7 @@ fn process(body: Body, shared: &Shared, scratch: &mut Scratch) -> Result<Accepte
         .push(signal, Batch { encoded, permit })
         .map_err(|_| SubmitError::ShuttingDown)?;
     shared.counters.queued(records as u64);
+    shared.counters.audit(receiver, signal, &tally);
     Ok(Accepted {
         rejected: report.rejected,
     })

@@ -3,8 +3,13 @@
 
 use super::payload::Signal;
 use super::pipeline::SubmitError;
+use super::redact::Tally;
+use crate::engine::Redactor;
+use crate::retention::RetentionPolicy;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{PoisonError, RwLock};
 
 /// Monotonic counters, one set per process.
 #[derive(Debug, Default)]
@@ -23,9 +28,109 @@ pub(crate) struct Counters {
     export_retries: [AtomicU64; 3],
     export_dropped: [AtomicU64; 3],
     upstream_rejected: [AtomicU64; 3],
+    by_category: Labeled,
+    by_rule: Labeled,
+    by_receiver: Labeled,
+    /// Per signal, records by retention class.
+    by_class: [Labeled; 3],
+    /// Class names by [`ClassId`](crate::retention::ClassId) index, set at start.
+    class_names: RwLock<Vec<String>>,
+}
+
+/// Counters by one label value. Label values come from the packs, the policy and the code
+/// (categories, rule ids, class names, receiver names), never from records, so the set is
+/// bounded. The common case (value already known) takes a shared lock and an atomic add.
+#[derive(Debug, Default)]
+struct Labeled(RwLock<BTreeMap<String, AtomicU64>>);
+
+impl Labeled {
+    fn add(&self, label: &str, n: u64) {
+        if let Some(c) = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(label)
+        {
+            c.fetch_add(n, Relaxed);
+            return;
+        }
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(label.to_string())
+            .or_default()
+            .fetch_add(n, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, label: &str, extra: &str) {
+        for (value, c) in self.0.read().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{{extra}{label}=\"{}\"}} {}",
+                escape(value),
+                c.load(Relaxed)
+            );
+        }
+    }
+}
+
+/// Prometheus label value escaping.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Counters {
+    /// Register every category and class at zero, so dashboards see them before the first
+    /// record (rule ids appear at their first redaction: the engine does not list them).
+    pub(crate) fn register(&self, redactor: &Redactor, retention: Option<&RetentionPolicy>) {
+        for c in redactor.categories() {
+            self.by_category.add(c, 0);
+        }
+        for r in ["otlp_grpc", "otlp_http"] {
+            self.by_receiver.add(r, 0);
+        }
+        if let Some(p) = retention {
+            let names: Vec<String> = p.classes().iter().map(|c| c.name().to_string()).collect();
+            for lane in &self.by_class {
+                for n in &names {
+                    lane.add(n, 0);
+                }
+            }
+            *self
+                .class_names
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = names;
+        }
+    }
+
+    /// Count what one forwarded request carried: redactions by category, rule and receiver,
+    /// records by retention class.
+    pub(crate) fn audit(&self, receiver: &str, signal: Signal, tally: &Tally) {
+        let total = tally.summary.total();
+        if total > 0 {
+            self.by_receiver.add(receiver, u64::from(total));
+            for (c, n) in tally.summary.categories() {
+                self.by_category.add(c, u64::from(n));
+            }
+            for (r, n) in tally.summary.rules() {
+                self.by_rule.add(r, u64::from(n));
+            }
+        }
+        if tally.classes.iter().any(|&n| n > 0) {
+            let names = self
+                .class_names
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (i, &n) in tally.classes.iter().enumerate() {
+                if let (Some(name), true) = (names.get(i), n > 0) {
+                    self.by_class[signal.index()].add(name, n);
+                }
+            }
+        }
+    }
+
     pub(crate) fn set_shutting_down(&self) {
         self.shutting_down.store(true, Relaxed);
     }
@@ -179,6 +284,42 @@ impl Counters {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
             );
         }
+        self.render_audit(&mut out);
         out
+    }
+
+    fn render_audit(&self, out: &mut String) {
+        for (name, help, label, c) in [
+            (
+                "caviard_redactions_by_category_total",
+                "Values redacted, by category.",
+                "category",
+                &self.by_category,
+            ),
+            (
+                "caviard_redactions_by_rule_total",
+                "Values redacted, by rule id.",
+                "rule",
+                &self.by_rule,
+            ),
+            (
+                "caviard_redactions_by_receiver_total",
+                "Values redacted, by the receiver the record came in by.",
+                "receiver",
+                &self.by_receiver,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            c.render(out, name, label, "");
+        }
+        let name = "caviard_records_by_retention_class_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Records forwarded, by retention class.\n# TYPE {name} counter"
+        );
+        for s in Signal::ALL {
+            let extra = format!("signal=\"{}\",", s.name());
+            self.by_class[s.index()].render(out, name, "class", &extra);
+        }
     }
 }

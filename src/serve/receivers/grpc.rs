@@ -85,7 +85,11 @@ struct GrpcReceiver {
 impl GrpcReceiver {
     async fn export(&self, request: Request) -> Result<Accepted, Status> {
         let _permit = self.pipeline.admit().map_err(status)?;
-        match tokio::time::timeout(self.timeout, self.pipeline.submit(Body::Decoded(request))).await
+        match tokio::time::timeout(
+            self.timeout,
+            self.pipeline.submit("otlp_grpc", Body::Decoded(request)),
+        )
+        .await
         {
             Ok(verdict) => verdict.map_err(status),
             Err(_) => {

@@ -178,7 +178,7 @@ async fn export(req: Request<Incoming>, signal: Signal, state: &HttpState) -> Re
             gzip,
             bytes,
         };
-        Ok(state.pipeline.submit(body).await)
+        Ok(state.pipeline.submit("otlp_http", body).await)
     };
     match tokio::time::timeout(state.limits.timeout, work).await {
         Ok(Ok(Ok(accepted))) => success(encoding, signal, accepted),

@@ -38,6 +38,11 @@ use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::payload::{data_points as points, Request};
+use super::Tags;
+
+mod tag;
+
+pub(crate) use tag::Tally;
 
 /// Deepest nesting of arrays and maps inside one value that is walked. Decoders already
 /// bound nesting (prost at 100 messages, serde_json at 128 levels); this keeps the walker's
@@ -60,19 +65,36 @@ pub(crate) struct Report {
 }
 
 /// Redact a whole request in place.
+#[cfg(test)]
 pub(crate) fn redact(redactor: &Redactor, scratch: &mut Scratch, request: &mut Request) -> Report {
+    redact_and_tag(redactor, None, "test", scratch, request).0
+}
+
+/// Redact a whole request in place, then (with `tags`) write each record's retention class
+/// and redaction summary (see [`tag`]). `receiver` names where the request came in.
+pub(crate) fn redact_and_tag(
+    redactor: &Redactor,
+    tags: Option<&Tags>,
+    receiver: &str,
+    scratch: &mut Scratch,
+    request: &mut Request,
+) -> (Report, Tally) {
     let mut w = Walker {
         redactor,
         scratch,
         summary: Summary::default(),
         report: Report::default(),
+        tags,
+        receiver,
+        tally: Tally::default(),
+        resource_summary: Summary::default(),
     };
     match request {
         Request::Logs(r) => w.logs(r),
         Request::Traces(r) => w.traces(r),
         Request::Metrics(r) => w.metrics(r),
     }
-    w.report
+    (w.report, w.tally)
 }
 
 struct Walker<'a> {
@@ -80,6 +102,11 @@ struct Walker<'a> {
     scratch: &'a mut Scratch,
     summary: Summary,
     report: Report,
+    tags: Option<&'a Tags>,
+    receiver: &'a str,
+    tally: Tally,
+    /// Redactions in the records of the current resource (traces, metrics).
+    resource_summary: Summary,
 }
 
 impl Walker<'_> {
@@ -96,7 +123,12 @@ impl Walker<'_> {
             }
         };
         if ok {
-            self.report.redactions += u64::from(self.summary.total());
+            let total = self.summary.total();
+            self.report.redactions += u64::from(total);
+            if total > 0 && self.tags.is_some() {
+                self.tally.summary.merge(&self.summary);
+                self.resource_summary.merge(&self.summary);
+            }
         }
         self.summary.clear();
         ok
@@ -113,19 +145,33 @@ impl Walker<'_> {
                 self.reject(&mut rl.scope_logs, n);
                 continue;
             }
+            let resource = rl.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
             for sl in &mut rl.scope_logs {
                 if !self.guarded(|w| w.scope(sl.scope.as_mut())) {
                     let n = sl.log_records.len();
                     self.reject(&mut sl.log_records, n);
                     continue;
                 }
-                self.each(&mut sl.log_records, Self::log_record);
+                let mut rejected = 0;
+                sl.log_records.retain_mut(|r| {
+                    let ok = self.guarded(|w| {
+                        w.log_record(r)?;
+                        if let Some(tags) = w.tags {
+                            tag::log(tags, w.receiver, resource, r, &w.summary, &mut w.tally);
+                        }
+                        Ok(())
+                    });
+                    rejected += u64::from(!ok);
+                    ok
+                });
+                self.report.rejected += rejected;
             }
         }
     }
 
     fn traces(&mut self, req: &mut ExportTraceServiceRequest) {
         for rs in &mut req.resource_spans {
+            self.resource_summary.clear();
             let n = rs.scope_spans.iter().map(|s| s.spans.len()).sum::<usize>();
             if !self.guarded(|w| w.resource(rs.resource.as_mut())) {
                 self.reject(&mut rs.scope_spans, n);
@@ -137,13 +183,24 @@ impl Walker<'_> {
                     self.reject(&mut ss.spans, n);
                     continue;
                 }
-                self.each(&mut ss.spans, Self::span);
+                self.each(&mut ss.spans, |w, span| {
+                    w.span(span)?;
+                    if let Some(tags) = w.tags {
+                        tag::span(tags, &mut span.attributes, &w.summary);
+                    }
+                    Ok(())
+                });
+            }
+            if let Some(tags) = self.tags {
+                let n = rs.scope_spans.iter().map(|s| s.spans.len()).sum::<usize>();
+                self.tag_resource(tags, &mut rs.resource, n);
             }
         }
     }
 
     fn metrics(&mut self, req: &mut ExportMetricsServiceRequest) {
         for rm in &mut req.resource_metrics {
+            self.resource_summary.clear();
             let n = rm
                 .scope_metrics
                 .iter()
@@ -171,7 +228,34 @@ impl Walker<'_> {
                 });
                 self.report.rejected += rejected;
             }
+            if let Some(tags) = self.tags {
+                let n = rm
+                    .scope_metrics
+                    .iter()
+                    .flat_map(|s| &s.metrics)
+                    .map(points)
+                    .sum::<usize>();
+                self.tag_resource(tags, &mut rm.resource, n);
+            }
         }
+    }
+
+    /// Write the class of a resource's records (traces, metrics) on the resource.
+    fn tag_resource(&mut self, tags: &Tags, resource: &mut Option<Resource>, records: usize) {
+        if records == 0 {
+            return;
+        }
+        let summary = std::mem::take(&mut self.resource_summary);
+        tag::resource(
+            tags,
+            self.receiver,
+            resource,
+            &summary,
+            records as u64,
+            &mut self.tally,
+        );
+        self.resource_summary = summary;
+        self.resource_summary.clear();
     }
 
     /// Redact every record of a list, removing the ones that fail.
