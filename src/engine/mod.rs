@@ -753,7 +753,7 @@ pub(crate) enum Dense {
     /// Forward and reverse DFAs, for unanchored searches over a region.
     Unanchored(Box<dfa::regex::Regex>),
     /// A forward anchored DFA, for searches that start at a literal (the start is known).
-    Anchored(dfa::dense::DFA<Vec<u32>>),
+    Anchored(Box<dfa::dense::DFA<Vec<u32>>>),
 }
 
 /// Compile a pattern to dense DFAs: anchored and forward-only when the rule is only ever
@@ -777,7 +777,7 @@ fn dense_dfa(pattern: &str, anchored: bool) -> Option<Dense> {
             .thompson(thompson)
             .build(pattern)
             .ok()
-            .map(Dense::Anchored);
+            .map(|d| Dense::Anchored(Box::new(d)));
     }
     dfa::regex::Regex::builder()
         .dense(config)
