@@ -597,8 +597,13 @@ impl Redactor {
             .rules
             .iter()
             .map(|r| {
+                let dfa = if r.dense.is_some() {
+                    "dense-dfa"
+                } else {
+                    "lazy-dfa"
+                };
                 format!(
-                    "{}\t{}\t{:?}\t{:?}",
+                    "{}\t{}\t{:?}\t{:?}\t{dfa}",
                     r.id,
                     cat(r.category),
                     r.trigger,
@@ -757,7 +762,8 @@ pub(crate) enum Dense {
 }
 
 /// Compile a pattern to dense DFAs: anchored and forward-only when the rule is only ever
-/// searched at a literal. Gives up (`None`, the lazy DFA is used) past a size limit, so a
+/// searched at known starts (a literal, a token start). Gives up (`None`, the lazy DFA is
+/// used) past a size limit, so a
 /// pattern whose unanchored DFA explodes costs neither start-up time nor memory.
 fn dense_dfa(pattern: &str, anchored: bool) -> Option<Dense> {
     let config = dfa::dense::Config::new()
@@ -993,7 +999,10 @@ impl<'p> Builder<'p> {
             Ok(r) => r,
             Err(e) => return self.problems.push(fail(format!("pattern: {e}"))),
         };
-        let dense = dense_dfa(&spec.pattern, spec.trigger == TriggerKind::Literal);
+        let dense = dense_dfa(
+            &spec.pattern,
+            matches!(spec.trigger, TriggerKind::Literal | TriggerKind::Number),
+        );
         let validator = match spec
             .validator
             .as_deref()

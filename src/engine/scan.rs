@@ -44,6 +44,26 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// Bytes that open a candidate: digits, `@`, `:`; everything else is 0.
+static TRIGGER: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_digit() {
+            DIGIT
+        } else if b == b'@' {
+            AT
+        } else if b == b':' {
+            COLON
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn is_alnum(b: u8) -> bool {
     CLASS[b as usize] & ALNUM != 0
@@ -195,8 +215,8 @@ fn number_region(line: &[u8], ts: usize, te: usize, digits: u32) -> (usize, usiz
 /// Skip the part of a number region that is known to hold no personal data, so the number
 /// rules run on less (or nothing): an ISO date at its start (`2024-10-21T08`, dates of birth
 /// are found by their keys), the seconds of a time or a port after `<digit>:`
-/// (`08:21.336157Z`, `:8080`), and a single token with lower-case letters (hex ids, trace
-/// ids: no number rule matches lower case). Returns the new start and digit count.
+/// (`08:21.336157Z`, `:8080`), and a single lower-case hex token of 12 or more characters
+/// (trace and span ids, hashes: no number rule matches hex letters). Returns the new start and digit count.
 fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize, u32) {
     let r = &line[rs..re];
     let is_date = r.len() >= 10
@@ -212,7 +232,11 @@ fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize,
         r.iter()
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(r.len())
-    } else if r.iter().all(u8::is_ascii_alphanumeric) && r.iter().any(u8::is_ascii_lowercase) {
+    } else if r.len() >= 12
+        && r.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        && r.iter().any(u8::is_ascii_lowercase)
+    {
         r.len()
     } else {
         return (rs, digits);
@@ -266,37 +290,44 @@ impl Redactor {
     /// The byte pass: number, `@` and `:` triggers.
     pub(crate) fn scan_bytes(&self, line: &[u8], caches: &mut [RuleCache], spans: &mut Vec<Span>) {
         let n = line.len();
-        let mut i = 0;
+        // Bytes before `floor` belong to a token or region already handled.
+        let (mut i, mut floor) = (0, 0);
         while i < n {
-            let c = CLASS[line[i] as usize];
+            // The hot loop: letters, spaces and punctuation are skipped one table load each;
+            // only digits, `@` and `:` stop it.
+            let c = TRIGGER[line[i] as usize];
             if c == 0 {
                 i += 1;
                 continue;
             }
-            if c & ALNUM != 0 {
-                let ts = i;
+            if c == DIGIT {
+                let mut ts = i;
+                while ts > floor && is_alnum(line[ts - 1]) {
+                    ts -= 1;
+                }
                 let mut digits = 0u32;
                 while i < n && is_alnum(line[i]) {
                     digits += line[i].is_ascii_digit() as u32;
                     i += 1;
                 }
-                if digits > 0 {
-                    let (rs, re, d) = number_region(line, ts, i, digits);
-                    let (rs, d) = skip_benign_prefix(line, rs, re, d);
-                    if d >= self.min_number_digits as u32 {
-                        self.confirm_region(&self.number_rules, line, rs, re, d, caches, spans);
-                    }
-                    i = i.max(re);
+                let (rs, re, d) = number_region(line, ts, i, digits);
+                let (rs, d) = skip_benign_prefix(line, rs, re, d);
+                if d >= self.min_number_digits as u32 {
+                    self.confirm_region(&self.number_rules, line, rs, re, d, caches, spans);
                 }
+                i = i.max(re);
+                floor = i;
             } else if c == AT {
                 let (rs, re) = email_region(line, i, i + 1);
                 self.confirm_region(&self.at_rules, line, rs, re, 0, caches, spans);
                 i = re.max(i + 1);
+                floor = i;
             } else {
                 match colon_region(line, i) {
                     Some((rs, re)) => {
                         self.confirm_region(&self.colon_rules, line, rs, re, 0, caches, spans);
                         i = re;
+                        floor = i;
                     }
                     None => i += 1,
                 }
@@ -331,7 +362,10 @@ impl Redactor {
     ) {
         for &ri in rules {
             let rule = &self.rules[ri];
-            if (rule.min_digits as u32) > digits && rule.trigger == TriggerKind::Number {
+            if rule.trigger == TriggerKind::Number {
+                if (rule.min_digits as u32) <= digits {
+                    self.confirm_at_token_starts(ri, line, rs, re, caches, spans);
+                }
                 continue;
             }
             let mut at = rs;
@@ -348,6 +382,37 @@ impl Redactor {
                     None => at = ms + 1,
                 }
             }
+        }
+    }
+
+    /// A number rule, searched anchored at each place a match can start: the region start and
+    /// every byte after a non-alphanumeric one (a match must not touch a letter or digit on
+    /// its left). Anchored searches need only a small forward DFA and no reverse pass.
+    fn confirm_at_token_starts(
+        &self,
+        ri: usize,
+        line: &[u8],
+        rs: usize,
+        re: usize,
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+    ) {
+        let rule = &self.rules[ri];
+        let mut p = rs;
+        while p < re {
+            if p > rs && is_alnum(line[p - 1]) {
+                p += 1;
+                continue;
+            }
+            let input = Input::new(line).span(p..re).anchored(Anchored::Yes);
+            if let Some((ms, me, vs, ve)) = search(rule, &mut caches[ri], input) {
+                if let Some((s, e)) = self.accept(rule, line, rs, ms, me, vs, ve) {
+                    spans.push(Span::detected(s, e, rule, ri));
+                    p = me.max(p + 1);
+                    continue;
+                }
+            }
+            p += 1;
         }
     }
 
