@@ -24,7 +24,8 @@ use validate::Validator;
 
 use crate::config::PolicyConfig;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_automata::{dfa, meta, util::captures::Captures, util::syntax};
+use regex_automata::dfa::Automaton;
+use regex_automata::{dfa, meta, util::captures::Captures, util::syntax, Input};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +86,9 @@ pub(crate) struct Rule {
     /// path): anchored-only for literal rules. `None` when it would be too large; the lazy
     /// DFA of `regex` is used then.
     pub dense: Option<Dense>,
+    /// Bytes that can start a match (from the anchored DFA's start state): a token start whose
+    /// first byte is not one of them is skipped without a search.
+    pub first_bytes: [bool; 256],
     pub value_group: bool,
     pub validator: Option<Validator>,
     pub min_digits: u8,
@@ -794,6 +798,29 @@ fn dense_dfa(pattern: &str, anchored: bool) -> Option<Dense> {
         .map(|r| Dense::Unanchored(Box::new(r)))
 }
 
+/// The bytes on which an anchored DFA leaves its start state for a live state; every byte
+/// when the rule has no anchored DFA.
+fn first_bytes(dense: Option<&Dense>) -> [bool; 256] {
+    let Some(Dense::Anchored(dfa)) = dense else {
+        return [true; 256];
+    };
+    let mut out = [false; 256];
+    // Start states differ by what precedes the match (look-behind assertions such as `\b`):
+    // the union over a word byte, a non-word byte, a line end and the start of the text.
+    for (hay, at) in [(&b"a"[..], 1), (b" ", 1), (b"\n", 1), (b"", 0)] {
+        let input = Input::new(hay)
+            .span(at..hay.len())
+            .anchored(regex_automata::Anchored::Yes);
+        let Ok(start) = dfa.start_state_forward(&input) else {
+            return [true; 256];
+        };
+        for (b, slot) in out.iter_mut().enumerate() {
+            *slot |= !dfa.is_dead_state(dfa.next_state(start, b as u8));
+        }
+    }
+    out
+}
+
 /// Patterns are byte-oriented: ASCII classes, and bytes >= 0x80 matched as bytes (UTF-8 or not).
 fn regex_syntax() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
@@ -1035,6 +1062,7 @@ impl<'p> Builder<'p> {
             category,
             trigger: spec.trigger,
             regex,
+            first_bytes: first_bytes(dense.as_ref()),
             dense,
             value_group,
             validator,

@@ -400,7 +400,7 @@ impl Redactor {
         let rule = &self.rules[ri];
         let mut p = rs;
         while p < re {
-            if p > rs && is_alnum(line[p - 1]) {
+            if (p > rs && is_alnum(line[p - 1])) || !rule.first_bytes[line[p] as usize] {
                 p += 1;
                 continue;
             }
