@@ -15,6 +15,9 @@ use super::{compact_exact, ID_SEPS};
 /// `18` (`2B`), the usual INSEE rule (equivalent to subtracting 1 000 000 / 2 000 000 from the
 /// number read with `20`).
 pub fn fr_nir_valid(raw: &[u8]) -> bool {
+    if !standard_grouping(raw) {
+        return false;
+    }
     let Some(s) = compact_exact::<15>(raw, ID_SEPS) else {
         return false;
     };
@@ -51,9 +54,42 @@ pub fn fr_nir_valid(raw: &[u8]) -> bool {
     97 - n % 97 == key
 }
 
+/// Separators, when there are any, sit where people write them: `X XX XX XX XXX XXX XX`
+/// (after characters 1, 3, 5, 7, 10 and 13), `X XX XX XXX XX XXX XX` (overseas departments),
+/// or `XXXXXXXXXXXXX XX` (key apart). A number split
+/// elsewhere (`10 1669143440414`) is something else that happens to have 15 digits.
+fn standard_grouping(raw: &[u8]) -> bool {
+    const FULL: u32 = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 7) | (1 << 10) | (1 << 13);
+    // Overseas departments have 3 digits and communes 2: `X XX XX 971 12 422 48`.
+    const OVERSEAS: u32 = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 10) | (1 << 13);
+    let (mut chars, mut cuts) = (0u32, 0u32);
+    for &b in raw {
+        if ID_SEPS.contains(&b) {
+            if chars >= 16 {
+                return false;
+            }
+            cuts |= 1 << chars;
+        } else {
+            chars += 1;
+        }
+    }
+    let grouped = |layout: u32| cuts & !layout == 0 && cuts.count_ones() >= 4;
+    cuts == 0 || cuts == 1 << 13 || grouped(FULL) || grouped(OVERSEAS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouping_is_where_people_write_it() {
+        assert!(standard_grouping(b"1 76 10 2A 309 811 51"));
+        assert!(standard_grouping(b"176102A30981151"));
+        assert!(standard_grouping(b"176102A309811 51"));
+        assert!(standard_grouping(b"1 94 09 971 12 422 48"));
+        assert!(!standard_grouping(b"10 1669143440414"));
+        assert!(!fr_nir_valid(b"10 1669143440414"));
+    }
 
     #[test]
     fn nir_table() {

@@ -4,7 +4,7 @@
 /// same, separated only by spaces, dots, dashes, slashes, parentheses and a leading `+`, and
 /// holds no year after a date separator (`03/14/2025 08` is a date and an hour).
 pub fn phone_digits_valid(raw: &[u8]) -> bool {
-    if has_year_group(raw) {
+    if has_year_group(raw) || has_dotted_quad(raw) {
         return false;
     }
     let body = raw.strip_prefix(b"00").unwrap_or(raw);
@@ -21,6 +21,33 @@ pub fn phone_digits_valid(raw: &[u8]) -> bool {
         }
     }
     (8..=15).contains(&n) && !same
+}
+
+/// Four groups of one to three digits joined by dots (`192.168.00.00`): an IPv4 address, not
+/// a phone number (`01 192.168.0.1` is a level and an address).
+fn has_dotted_quad(raw: &[u8]) -> bool {
+    let (mut groups, mut len) = (0, 0);
+    for &b in raw {
+        match b {
+            b'0'..=b'9' => {
+                len += 1;
+                if len > 3 {
+                    (groups, len) = (0, 4);
+                }
+            }
+            b'.' if (1..=3).contains(&len) => {
+                groups += 1;
+                len = 0;
+            }
+            _ => {
+                if (1..=3).contains(&len) && groups >= 3 {
+                    return true;
+                }
+                (groups, len) = (0, 0);
+            }
+        }
+    }
+    (1..=3).contains(&len) && groups >= 3
 }
 
 /// A `/`, `-` or `.` followed by exactly four digits `19xx` or `20xx`.
@@ -50,6 +77,7 @@ mod tests {
             assert!(phone_digits_valid(ok.as_bytes()), "{ok}");
         }
         for bad in [
+            "01 192.168.00.00",
             "01-03-2024",
             "03/14/2025 08",
             "14/03/2025 09",
