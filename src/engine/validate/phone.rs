@@ -23,8 +23,9 @@ pub fn phone_digits_valid(raw: &[u8]) -> bool {
     (8..=15).contains(&n) && !same
 }
 
-/// Four groups of one to three digits joined by dots (`192.168.00.00`): an IPv4 address, not
-/// a phone number (`01 192.168.0.1` is a level and an address).
+/// Exactly four groups of one to three digits joined by dots (`192.168.00.00`): an IPv4
+/// address, not a phone number (`01 192.168.0.1` is a level and an address). Five groups
+/// (`01.23.45.67.89`) is how the French write phone numbers.
 fn has_dotted_quad(raw: &[u8]) -> bool {
     let (mut groups, mut len) = (0, 0);
     for &b in raw {
@@ -40,25 +41,41 @@ fn has_dotted_quad(raw: &[u8]) -> bool {
                 len = 0;
             }
             _ => {
-                if (1..=3).contains(&len) && groups >= 3 {
+                if (1..=3).contains(&len) && groups == 3 {
                     return true;
                 }
                 (groups, len) = (0, 0);
             }
         }
     }
-    (1..=3).contains(&len) && groups >= 3
+    (1..=3).contains(&len) && groups == 3
 }
 
-/// A `/`, `-` or `.` followed by exactly four digits `19xx` or `20xx`.
+/// A date: `dd/mm/yyyy` (or `-`, `.`) with a year `19xx`/`20xx` (`03/14/2025 08` is a date
+/// and an hour). A year-like last group alone is not enough: `1-913-504-2053` is a phone.
 fn has_year_group(raw: &[u8]) -> bool {
+    let sep = |b: u8| matches!(b, b'/' | b'-' | b'.');
     (0..raw.len()).any(|i| {
-        matches!(raw[i], b'/' | b'-' | b'.')
-            && raw.get(i + 1..i + 5).is_some_and(|y| {
-                (y.starts_with(b"19") || y.starts_with(b"20")) && y.iter().all(u8::is_ascii_digit)
-            })
+        let year = raw.get(i + 1..i + 5).is_some_and(|y| {
+            (y.starts_with(b"19") || y.starts_with(b"20")) && y.iter().all(u8::is_ascii_digit)
+        });
+        sep(raw[i])
+            && year
             && !raw.get(i + 5).is_some_and(u8::is_ascii_digit)
+            && day_month_before(&raw[..i])
     })
+}
+
+/// Whether `head` ends with `d{1,2} sep d{1,2}` (the day and month of a date).
+fn day_month_before(head: &[u8]) -> bool {
+    let digits_at_end = |h: &[u8]| h.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let m = digits_at_end(head);
+    if !(1..=2).contains(&m) || head.len() < m + 2 {
+        return false;
+    }
+    let rest = &head[..head.len() - m];
+    let d = digits_at_end(&rest[..rest.len() - 1]);
+    matches!(rest[rest.len() - 1], b'/' | b'-' | b'.') && (1..=2).contains(&d)
 }
 
 #[cfg(test)]
@@ -68,6 +85,9 @@ mod tests {
     #[test]
     fn table() {
         for ok in [
+            "01.23.45.67.89",
+            "1-913-504-2053",
+            "(819) 573-2039",
             "+33 6 12 34 56 78",
             "0034 789 925 586",
             "(+48) 842 688 713",
@@ -78,6 +98,7 @@ mod tests {
         }
         for bad in [
             "01 192.168.00.00",
+            "01 10.00.00.00",
             "01-03-2024",
             "03/14/2025 08",
             "14/03/2025 09",
