@@ -1003,16 +1003,40 @@ impl<'p> Builder<'p> {
         true
     }
 
+    /// Register a rule's id and category; `None` when the id is a duplicate or the policy
+    /// disables the rule or its category (the category is still known to the policy).
+    fn admit(&mut self, file: &str, id: &str, category: &str) -> Option<u16> {
+        if !self.check_id(file, id) {
+            return None;
+        }
+        let cat = self.category(category);
+        let off = self.disabled.contains(id) || self.disabled.contains(category);
+        (!off).then_some(cat)
+    }
+
+    /// Parse an optional validator name; an unknown name is a problem naming the rule.
+    fn validator(
+        &mut self,
+        file: &str,
+        id: &str,
+        name: Option<&str>,
+    ) -> Result<Option<Validator>, ()> {
+        match name.map(|n| (n, Validator::from_name(n))) {
+            None => Ok(None),
+            Some((_, Some(v))) => Ok(Some(self.ip_scope(v))),
+            Some((n, None)) => {
+                self.problems.push(format!(
+                    "pattern pack {file}, rule {id}: unknown validator {n:?}"
+                ));
+                Err(())
+            }
+        }
+    }
+
     fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec) {
-        if !self.check_id(file, &spec.id) {
+        let Some(category) = self.admit(file, &spec.id, &spec.category) else {
             return;
-        }
-        let category = self.category(&spec.category);
-        if self.disabled.contains(spec.id.as_str())
-            || self.disabled.contains(spec.category.as_str())
-        {
-            return;
-        }
+        };
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
         let regex = meta::Regex::builder()
             .syntax(regex_syntax())
@@ -1030,14 +1054,8 @@ impl<'p> Builder<'p> {
             &spec.pattern,
             matches!(spec.trigger, TriggerKind::Literal | TriggerKind::Number),
         );
-        let validator = match spec
-            .validator
-            .as_deref()
-            .map(|n| (n, Validator::from_name(n)))
-        {
-            None => None,
-            Some((_, Some(v))) => Some(self.ip_scope(v)),
-            Some((n, None)) => return self.problems.push(fail(format!("unknown validator {n:?}"))),
+        let Ok(validator) = self.validator(file, &spec.id, spec.validator.as_deref()) else {
+            return;
         };
         if (spec.trigger == TriggerKind::Literal) == spec.literals.is_empty() {
             return self.problems.push(fail(
@@ -1087,28 +1105,11 @@ impl<'p> Builder<'p> {
     }
 
     fn add_key_rule(&mut self, file: &str, spec: &KeyRuleSpec) {
-        if !self.check_id(file, &spec.id) {
+        let Some(category) = self.admit(file, &spec.id, &spec.category) else {
             return;
-        }
-        let category = self.category(&spec.category);
-        if self.disabled.contains(spec.id.as_str())
-            || self.disabled.contains(spec.category.as_str())
-        {
+        };
+        let Ok(validator) = self.validator(file, &spec.id, spec.validator.as_deref()) else {
             return;
-        }
-        let validator = match spec
-            .validator
-            .as_deref()
-            .map(|n| (n, Validator::from_name(n)))
-        {
-            None => None,
-            Some((_, Some(v))) => Some(v),
-            Some((n, None)) => {
-                return self.problems.push(format!(
-                    "pattern pack {file}, rule {}: unknown validator {n:?}",
-                    spec.id
-                ))
-            }
         };
         let kr = self.key_rules.len();
         for k in &spec.keys {

@@ -18,31 +18,8 @@ use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
 const DIGIT: u8 = 1;
-const ALPHA: u8 = 2;
 const AT: u8 = 4;
 const COLON: u8 = 8;
-const ALNUM: u8 = DIGIT | ALPHA;
-
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = if b.is_ascii_digit() {
-            DIGIT
-        } else if b.is_ascii_alphabetic() {
-            ALPHA
-        } else if b == b'@' {
-            AT
-        } else if b == b':' {
-            COLON
-        } else {
-            0
-        };
-        i += 1;
-    }
-    t
-};
 
 /// Bytes that open a candidate: digits, `@`, `:`; everything else is 0.
 static TRIGGER: [u8; 256] = {
@@ -66,7 +43,7 @@ static TRIGGER: [u8; 256] = {
 
 #[inline]
 fn is_alnum(b: u8) -> bool {
-    CLASS[b as usize] & ALNUM != 0
+    b.is_ascii_alphanumeric()
 }
 
 /// Bytes that may join the digit groups of one number (`06 12`, `06.12`, `06-12`, `(0)6`).
