@@ -63,17 +63,39 @@ fn is_hex_or_colon(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':'
 }
 
-/// Whether the bytes on both sides of `start..end` let a match stand as a whole word.
+/// Whether the bytes on both sides of `start..end` let a match stand as a whole word. A
+/// Latin letter written in UTF-8 (`88µs`, `12é`) continues a word like an ASCII one; CJK text
+/// and punctuation (`卡号4111…`, `«0612…»`) do not, as scripts without spaces put numbers right
+/// next to words.
 #[inline]
 pub(crate) fn at_boundary(line: &[u8], start: usize, end: usize) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    if start > 0 && word(line[start - 1]) {
+    if start > 0 && (word(line[start - 1]) || (start >= 2 && latin_letter(&line[start - 2..start])))
+    {
         return false;
     }
-    if end < line.len() && word(line[end]) {
+    if end < line.len() && (word(line[end]) || latin_letter(&line[end..line.len().min(end + 2)])) {
         return false;
     }
     true
+}
+
+/// Whether `pair` is a two-byte UTF-8 Latin letter: `µ` (U+00B5) or U+00C0..U+024F without
+/// `×` and `÷`.
+#[inline]
+fn latin_letter(pair: &[u8]) -> bool {
+    let [lead, cont] = *pair else {
+        return false;
+    };
+    if !(0x80..0xC0).contains(&cont) {
+        return false;
+    }
+    match lead {
+        0xC2 => cont == 0xB5,
+        0xC3 => cont != 0x97 && cont != 0xB7,
+        0xC4..=0xC9 => true,
+        _ => false,
+    }
 }
 
 /// Whether a numeric match is only a piece of a longer token: it continues a dotted number
@@ -557,6 +579,10 @@ mod tests {
     fn boundaries() {
         assert!(at_boundary(b"x 123 y", 2, 5));
         assert!(!at_boundary(b"x1234 y", 2, 5));
+        assert!(!at_boundary("x 1234µs".as_bytes(), 2, 6));
+        assert!(!at_boundary("é1234 y".as_bytes(), 2, 6));
+        assert!(at_boundary("卡号4111 y".as_bytes(), 6, 10));
+        assert!(at_boundary("«1234» y".as_bytes(), 2, 6));
         assert!(extends_number(b"1.2.3.4.5", 2, 9, false));
         assert!(extends_number(b"02547145-ecf9", 0, 8, true));
         assert!(!extends_number(b"9093-3.254.24.40:5218", 5, 16, false));

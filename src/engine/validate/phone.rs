@@ -4,7 +4,7 @@
 /// same, separated only by spaces, dots, dashes, slashes, parentheses and a leading `+`, and
 /// holds no year after a date separator (`03/14/2025 08` is a date and an hour).
 pub fn phone_digits_valid(raw: &[u8]) -> bool {
-    if has_year_group(raw) || has_dotted_quad(raw) {
+    if has_year_group(raw) || has_dotted_quad(raw) || ends_in_spaced_version(raw) {
         return false;
     }
     let body = raw.strip_prefix(b"00").unwrap_or(raw);
@@ -49,6 +49,19 @@ fn has_dotted_quad(raw: &[u8]) -> bool {
         }
     }
     (1..=3).contains(&len) && groups == 3
+}
+
+/// A number, a space, then three dot-joined groups (`010 00.00.00`, `level=012 1.20.3`): a
+/// count followed by a version or a time, not one phone number. Numbers grouped with dots keep
+/// one separator throughout (`01.23.45.67.89`) or set the area code off with a slash
+/// (`0472/25.51.01`).
+fn ends_in_spaced_version(raw: &[u8]) -> bool {
+    let Some(space) = raw.iter().rposition(|&b| b == b' ') else {
+        return false;
+    };
+    let tail = &raw[space + 1..];
+    let groups = tail.split(|&b| b == b'.').count();
+    groups == 3 && tail.iter().all(|&b| b == b'.' || b.is_ascii_digit())
 }
 
 /// A date: `dd/mm/yyyy` (or `-`, `.`) with a year `19xx`/`20xx` (`03/14/2025 08` is a date
@@ -98,6 +111,8 @@ mod tests {
         }
         for bad in [
             "01 192.168.00.00",
+            "010 00.00.00",
+            "0123 45.67.89",
             "01 10.00.00.00",
             "01-03-2024",
             "03/14/2025 08",
