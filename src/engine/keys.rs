@@ -14,8 +14,15 @@ use super::validate;
 const MAX_KEY: usize = 64;
 
 /// Key patterns compiled for lookup: exact names in a map, `*x`, `x*` and `*x*` in lists.
+///
+/// Most keys in a log name nothing personal (`level`, `trace_id`, `duration`): a key that
+/// contains none of the patterns' fragments (the longest word of each, as it appears in the
+/// normalised key) is turned away by one small automaton before any comparison.
 #[derive(Debug, Default)]
 pub(crate) struct KeyMatcher {
+    key_rule_count: usize,
+    fragments: Vec<String>,
+    fragment_set: Option<aho_corasick::AhoCorasick>,
     /// Sorted by key, searched by binary search (no hashing on the hot path).
     exact: Vec<(Vec<u8>, usize)>,
     prefix: Vec<(Vec<u8>, usize)>,
@@ -37,9 +44,8 @@ pub(crate) fn normalize_key<'b>(key: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Optio
 }
 
 impl KeyMatcher {
-    /// Add a pattern for key rule `rule`. Returns the literal fragment the literal pass must
-    /// look for (the longest word of the pattern, as it appears in any spelling of the key).
-    pub(crate) fn add(&mut self, pattern: &str, rule: usize) -> Result<String, String> {
+    /// Add a pattern for key rule `rule`; [`KeyMatcher::finish`] must follow the last one.
+    pub(crate) fn add(&mut self, pattern: &str, rule: usize) -> Result<(), String> {
         let (lead, trail) = (
             pattern.starts_with('*'),
             pattern.ends_with('*') && pattern.len() > 1,
@@ -67,13 +73,31 @@ impl KeyMatcher {
             (false, true) => self.prefix.push((norm, rule)),
             (true, true) => self.contains.push((norm, rule)),
         }
-        Ok(longest_word(core))
+        self.key_rule_count = self.key_rule_count.max(rule + 1);
+        let fragment = longest_word(core);
+        if !self.fragments.contains(&fragment) {
+            self.fragments.push(fragment);
+        }
+        Ok(())
+    }
+
+    /// Compile the fragment automaton once every pattern is added.
+    pub(crate) fn finish(&mut self) -> Result<(), String> {
+        let ac = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(&self.fragments)
+            .map_err(|e| format!("key fragments: {e}"))?;
+        self.fragment_set = Some(ac);
+        Ok(())
     }
 
     /// The key rule a raw key belongs to.
     pub(crate) fn classify(&self, raw: &[u8]) -> Option<usize> {
         let mut buf = [0u8; MAX_KEY];
         let k = normalize_key(raw, &mut buf)?;
+        if !self.fragment_set.as_ref()?.is_match(k) {
+            return None;
+        }
         if let Ok(at) = self.exact.binary_search_by(|(e, _)| e.as_slice().cmp(k)) {
             return Some(self.exact[at].1);
         }
@@ -90,6 +114,77 @@ impl KeyMatcher {
             .max_by_key(|(p, _)| p.len())
             .map(|&(_, r)| r)
     }
+}
+
+/// Raw keys seen recently and their key rule: a log stream repeats a few dozen keys
+/// (`"level":`, `trace_id=`), so most lookups end here after one hash and one compare.
+/// Direct-mapped, fixed size, owned by one worker; keys longer than an entry go uncached.
+#[derive(Debug)]
+pub(crate) struct KeyMemo {
+    entries: Box<[MemoEntry; MEMO_SLOTS]>,
+}
+
+const MEMO_SLOTS: usize = 256;
+const MEMO_KEY: usize = 30;
+
+#[derive(Debug, Clone, Copy)]
+struct MemoEntry {
+    /// Key length plus one; 0 for an empty slot.
+    len: u8,
+    key: [u8; MEMO_KEY],
+    /// The key rule plus one; 0 for none.
+    rule: u8,
+}
+
+impl Default for KeyMemo {
+    fn default() -> Self {
+        KeyMemo {
+            entries: Box::new(
+                [MemoEntry {
+                    len: 0,
+                    key: [0; MEMO_KEY],
+                    rule: 0,
+                }; MEMO_SLOTS],
+            ),
+        }
+    }
+}
+
+impl KeyMemo {
+    /// Forget everything (the memo met another matcher).
+    pub(crate) fn clear(&mut self) {
+        self.entries.iter_mut().for_each(|e| e.len = 0);
+    }
+
+    /// `matcher.classify(raw)`, remembered.
+    #[inline]
+    pub(crate) fn classify(&mut self, matcher: &KeyMatcher, raw: &[u8]) -> Option<usize> {
+        if raw.len() > MEMO_KEY || matcher.key_rule_count > u8::MAX as usize - 1 {
+            return matcher.classify(raw);
+        }
+        let slot = &mut self.entries[memo_slot(raw)];
+        if slot.len as usize == raw.len() + 1 && slot.key[..raw.len()] == *raw {
+            return (slot.rule as usize).checked_sub(1);
+        }
+        let rule = matcher.classify(raw);
+        slot.len = raw.len() as u8 + 1;
+        slot.key[..raw.len()].copy_from_slice(raw);
+        slot.rule = rule.map_or(0, |r| r as u8 + 1);
+        rule
+    }
+}
+
+/// Slot of a key: its length and first and last eight bytes, mixed.
+#[inline]
+fn memo_slot(raw: &[u8]) -> usize {
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let n = raw.len();
+    let h = word(&raw[..n.min(8)]) ^ word(&raw[n.saturating_sub(8)..]).rotate_left(29) ^ n as u64;
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
 }
 
 /// The longest word of a key pattern (`first_name` -> `first`, `dateOfBirth` -> `birth`,
@@ -117,7 +212,7 @@ fn longest_word(core: &str) -> String {
 }
 
 #[inline]
-fn is_key_byte(b: u8) -> bool {
+pub(crate) fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || b >= 0x80
 }
 
@@ -545,12 +640,26 @@ mod tests {
     #[test]
     fn classify_and_fragments() {
         let mut m = KeyMatcher::default();
-        assert_eq!(m.add("first_name", 0).unwrap(), "first");
-        assert_eq!(m.add("passport_no", 5).unwrap(), "passport");
-        assert_eq!(m.add("enduser.id", 6).unwrap(), "enduser");
-        assert_eq!(m.add("*password*", 1).unwrap(), "password");
-        assert_eq!(m.add("dateOfBirth", 2).unwrap(), "birth");
-        assert_eq!(m.add("*_token", 3).unwrap(), "token");
+        for (pattern, rule) in [
+            ("first_name", 0),
+            ("passport_no", 5),
+            ("enduser.id", 6),
+            ("*password*", 1),
+            ("dateOfBirth", 2),
+            ("*_token", 3),
+        ] {
+            m.add(pattern, rule).unwrap();
+        }
+        assert_eq!(
+            m.fragments,
+            ["first", "passport", "enduser", "password", "birth", "token"]
+        );
+        m.finish().unwrap();
+        assert_eq!(m.classify(b"passportNo"), Some(5));
+        assert_eq!(m.classify(b"enduser.id"), Some(6));
+        // A spelling that splits the fragment still matches: the fragment is looked for in
+        // the normalised key.
+        assert_eq!(m.classify(b"pass_word"), Some(1));
         assert_eq!(m.classify(b"firstName"), Some(0));
         assert_eq!(m.classify(b"First-Name"), Some(0));
         assert_eq!(m.classify(b"db_password_file"), Some(1));
@@ -558,6 +667,25 @@ mod tests {
         assert_eq!(m.classify(b"csrf_token"), Some(3));
         assert_eq!(m.classify(b"hostname"), None);
         assert!(m.add("a*b", 4).is_err());
+    }
+
+    #[test]
+    fn memo_gives_what_the_matcher_gives() {
+        let mut m = KeyMatcher::default();
+        m.add("email", 0).unwrap();
+        m.add("*token", 1).unwrap();
+        m.finish().unwrap();
+        let mut memo = KeyMemo::default();
+        let keys: [&[u8]; 6] = [b"email", b"level", b"csrf_token", b"EMAIL", b"emails", b"x"];
+        for _ in 0..3 {
+            for k in keys {
+                assert_eq!(memo.classify(&m, k), m.classify(k), "{k:?}");
+            }
+        }
+        let long = [b'a'; 40];
+        assert_eq!(memo.classify(&m, &long), None);
+        memo.clear();
+        assert_eq!(memo.classify(&m, b"email"), Some(0));
     }
 
     #[test]

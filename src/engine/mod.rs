@@ -5,13 +5,17 @@
 //! caches, span list, buffers) reused from record to record, so a record with nothing to
 //! redact is scanned without allocating, and one with something to redact reuses buffers.
 //!
-//! One record costs: one Aho-Corasick pass for literal prefixes (`eyJ`, `AKIA`, `Bearer`, ...)
-//! and key-name fragments (`password`, `name`, ...), and one byte-class pass that opens a
-//! region only at digit tokens, `@` and hex `:` runs (see `scan.rs`). Regexes and validators
-//! run on those regions only.
+//! One record costs one pass (see `scan.rs`): the line is classified into bit masks eight
+//! bytes at a time, then only marked places are looked at: digit runs open number regions,
+//! `@` an e-mail region, `:` between hex digits an IPv6 region, a token start whose first two
+//! bytes begin a literal (`eyJ`, `AKIA`, `Bearer `...) a literal-prefixed rule, and a key
+//! separator (`=`, `:`, `>`) the key before it, looked up by name. Regexes and validators run
+//! on those regions only.
 
 pub mod action;
+mod classify;
 mod keys;
+mod literals;
 pub mod pack;
 mod scan;
 pub mod validate;
@@ -19,11 +23,11 @@ pub mod validate;
 use action::{write_replacement, CategoryOut, Normalize};
 pub use action::{Action, PseudonymKey};
 use keys::KeyMatcher;
+use literals::LiteralIndex;
 use pack::{KeyRuleSpec, LoadedPack, TriggerKind, ValueShape};
 use validate::Validator;
 
 use crate::config::PolicyConfig;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::dfa::Automaton;
 use regex_automata::{dfa, meta, util::captures::Captures, util::syntax, Input};
 use std::borrow::Cow;
@@ -89,6 +93,11 @@ pub(crate) struct Rule {
     /// Bytes that can start a match (from the anchored DFA's start state): a token start whose
     /// first byte is not one of them is skipped without a search.
     pub first_bytes: [bool; 256],
+    /// The anchored DFA's start states by what precedes the search (see [`LookBehind`]), so
+    /// a search at a token start is a plain table walk.
+    pub starts: [regex_automata::util::primitives::StateID; LookBehind::COUNT],
+    /// The shortest match the pattern can produce, in bytes.
+    pub min_len: usize,
     pub value_group: bool,
     pub validator: Option<Validator>,
     pub min_digits: u8,
@@ -109,17 +118,11 @@ pub(crate) struct KeyRule {
     pub action: Action,
 }
 
-/// What a literal found by the Aho-Corasick pass stands for.
-#[derive(Debug)]
+/// What a literal found at a token start stands for.
+#[derive(Debug, Clone, Copy)]
 enum LiteralTarget {
     /// A literal prefix of a detector rule.
-    Rule {
-        rule: usize,
-        literal: Box<[u8]>,
-        case_sensitive: bool,
-    },
-    /// A fragment of a key name.
-    Key,
+    Rule(usize),
     /// An encoded `@` (`%40`, `\u0040`).
     EncodedAt,
 }
@@ -177,6 +180,8 @@ pub struct Scratch {
     owner: u64,
     caches: Vec<RuleCache>,
     spans: Vec<Span>,
+    keys: keys::KeyMemo,
+    blocks: Vec<classify::Block>,
     tmp: Vec<u8>,
     out: Vec<u8>,
 }
@@ -192,6 +197,7 @@ impl Scratch {
                     caps: rule.regex.create_captures(),
                 })
                 .collect();
+            self.keys.clear();
             self.owner = r.id;
         }
         self.spans.clear();
@@ -282,8 +288,9 @@ pub struct Redactor {
     at_rules: Vec<usize>,
     colon_rules: Vec<usize>,
     min_number_digits: u8,
-    literals: Option<AhoCorasick>,
-    literal_targets: Vec<LiteralTarget>,
+    literals: LiteralIndex<LiteralTarget>,
+    /// Byte classes of the byte pass (see `scan.rs`).
+    classes: [u8; 256],
     keys: KeyMatcher,
     pseudonym: Option<PseudonymKey>,
     names: Arc<Names>,
@@ -441,43 +448,37 @@ impl Redactor {
 
     /// Find every span in `line` into `scratch.spans` (unsorted, overlapping).
     fn find_spans(&self, line: &[u8], scratch: &mut Scratch) {
-        let Scratch { caches, spans, .. } = scratch;
-        if let Some(ac) = &self.literals {
-            let mut key_done = 0usize;
-            for m in ac.find_overlapping_iter(line) {
-                match &self.literal_targets[m.pattern().as_usize()] {
-                    LiteralTarget::Rule {
-                        rule,
-                        literal,
-                        case_sensitive,
-                    } => {
-                        if *case_sensitive && line[m.start()..m.end()] != **literal {
-                            continue;
-                        }
-                        self.confirm_literal(*rule, line, m.start(), caches, spans);
-                    }
-                    LiteralTarget::Key => {
-                        if m.start() < key_done {
-                            continue;
-                        }
-                        if let Some(end) = self.key_span(line, m.start(), m.end(), spans) {
-                            key_done = end;
-                        }
-                    }
-                    LiteralTarget::EncodedAt => {
-                        self.scan_encoded_at(line, m.start(), m.end(), caches, spans)
-                    }
-                }
-            }
-        }
-        self.scan_bytes(line, caches, spans);
+        let Scratch {
+            caches,
+            spans,
+            keys,
+            blocks,
+            ..
+        } = scratch;
+        self.scan_bytes(line, caches, spans, keys, blocks);
     }
 
-    /// A key-name fragment at `hs..he`: if it is a key with a value and the key is personal,
-    /// push the value's span. Returns the end of the key when a key was recognised.
-    fn key_span(&self, line: &[u8], hs: usize, he: usize, spans: &mut Vec<Span>) -> Option<usize> {
-        let (ks, ke, kv) = keys::key_value_at(line, hs, he)?;
-        let kr = self.keys.classify(&line[ks..ke])?;
+    /// The key at `hs..he` (found before a separator): if it has a value and names personal
+    /// data, push the value's span.
+    pub(crate) fn key_span(
+        &self,
+        line: &[u8],
+        (hs, he): (usize, usize),
+        memo: &mut keys::KeyMemo,
+        spans: &mut Vec<Span>,
+    ) {
+        let Some(mut kr) = memo.classify(&self.keys, &line[hs..he]) else {
+            return;
+        };
+        let Some((ks, ke, kv)) = keys::key_value_at(line, hs, he) else {
+            return;
+        };
+        if (ks, ke) != (hs, he) {
+            match memo.classify(&self.keys, &line[ks..ke]) {
+                Some(k) => kr = k,
+                None => return,
+            }
+        }
         let rule = &self.key_rules[kr];
         let mut value = kv.value;
         if !kv.quoted {
@@ -488,7 +489,7 @@ impl Redactor {
             };
         }
         if !self.key_value_ok(kr, &line[value.0..value.1], kv.quoted) {
-            return Some(ke);
+            return;
         }
         spans.push(Span {
             start: value.0,
@@ -499,7 +500,6 @@ impl Redactor {
             rule: (self.rules.len() + kr) as u32,
             field: Some((kv.field_start, kv.field_end.max(value.1))),
         });
-        Some(ke)
     }
 
     /// Whether a value under key rule `kr` has the rule's shape and passes its validator.
@@ -601,10 +601,13 @@ impl Redactor {
             .rules
             .iter()
             .map(|r| {
-                let dfa = if r.dense.is_some() {
-                    "dense-dfa"
-                } else {
-                    "lazy-dfa"
+                let dfa = match &r.dense {
+                    Some(Dense::Anchored(d)) => format!("dense-dfa {} KiB", d.memory_usage() >> 10),
+                    Some(Dense::Unanchored(d)) => format!(
+                        "dense-dfa {} KiB",
+                        (d.forward().memory_usage() + d.reverse().memory_usage()) >> 10
+                    ),
+                    None => "lazy-dfa".into(),
                 };
                 format!(
                     "{}\t{}\t{:?}\t{:?}\t{dfa}",
@@ -821,6 +824,55 @@ fn first_bytes(dense: Option<&Dense>) -> [bool; 256] {
     out
 }
 
+/// What precedes an anchored search, as far as a DFA's start state can tell (look-behind
+/// assertions such as `\b` or `^` make the start state depend on it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LookBehind {
+    Text,
+    Word,
+    NonWord,
+    Lf,
+    Cr,
+}
+
+impl LookBehind {
+    pub(crate) const COUNT: usize = 5;
+
+    #[inline]
+    pub(crate) fn of(line: &[u8], at: usize) -> LookBehind {
+        match at.checked_sub(1).map(|i| line[i]) {
+            None => LookBehind::Text,
+            Some(b'\n') => LookBehind::Lf,
+            Some(b'\r') => LookBehind::Cr,
+            Some(b) if b.is_ascii_alphanumeric() || b == b'_' => LookBehind::Word,
+            Some(_) => LookBehind::NonWord,
+        }
+    }
+}
+
+/// The anchored DFA's start state for each [`LookBehind`]; dead states without one.
+fn start_states(
+    dense: Option<&Dense>,
+) -> [regex_automata::util::primitives::StateID; LookBehind::COUNT] {
+    use regex_automata::util::start;
+    let mut out = [regex_automata::util::primitives::StateID::ZERO; LookBehind::COUNT];
+    let Some(Dense::Anchored(dfa)) = dense else {
+        return out;
+    };
+    for (slot, behind) in
+        out.iter_mut()
+            .zip([None, Some(b'a'), Some(b' '), Some(b'\n'), Some(b'\r')])
+    {
+        let config = start::Config::new()
+            .anchored(regex_automata::Anchored::Yes)
+            .look_behind(behind);
+        if let Ok(sid) = dfa.start_state(&config) {
+            *slot = sid;
+        }
+    }
+    out
+}
+
 /// Patterns are byte-oriented: ASCII classes, and bytes >= 0x80 matched as bytes (UTF-8 or not).
 fn regex_syntax() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
@@ -836,9 +888,7 @@ struct Builder<'p> {
     rules: Vec<Rule>,
     key_rules: Vec<KeyRule>,
     keys: KeyMatcher,
-    patterns: Vec<Vec<u8>>,
-    targets: Vec<LiteralTarget>,
-    fragments: HashSet<String>,
+    literals: LiteralIndex<LiteralTarget>,
     ids: HashSet<String>,
     examples: Vec<(RuleRef, pack::Examples)>,
     disabled: HashSet<&'p str>,
@@ -859,9 +909,7 @@ impl<'p> Builder<'p> {
             rules: Vec::new(),
             key_rules: Vec::new(),
             keys: KeyMatcher::default(),
-            patterns: Vec::new(),
-            targets: Vec::new(),
-            fragments: HashSet::new(),
+            literals: LiteralIndex::default(),
             ids: HashSet::new(),
             examples: Vec::new(),
             disabled: policy.disable.iter().map(String::as_str).collect(),
@@ -904,24 +952,17 @@ impl<'p> Builder<'p> {
             self.add_key_rule("policy.keys", spec);
         }
         for enc in ["%40", "\\u0040"] {
-            self.patterns.push(enc.as_bytes().to_vec());
-            self.targets.push(LiteralTarget::EncodedAt);
+            if let Err(e) = self
+                .literals
+                .add(enc.as_bytes(), false, LiteralTarget::EncodedAt)
+            {
+                self.problems.push(e);
+            }
         }
         self.check_policy_names();
-        // A full DFA: the literal set is a few hundred bytes of short, case-insensitive
-        // patterns, too many for the SIMD prefilters, so one table lookup per byte wins.
-        let literals = match AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&self.patterns)
-        {
-            Ok(ac) => Some(ac),
-            Err(e) => {
-                self.problems.push(format!("literal automaton: {e}"));
-                None
-            }
-        };
+        if let Err(e) = self.keys.finish() {
+            self.problems.push(e);
+        }
         let by = |t: TriggerKind, rules: &[Rule]| -> Vec<usize> {
             let mut v: Vec<usize> = (0..rules.len())
                 .filter(|&i| rules[i].trigger == t)
@@ -948,8 +989,8 @@ impl<'p> Builder<'p> {
             colon_rules: by(TriggerKind::Colon, &self.rules),
             number_rules,
             min_number_digits,
-            literals,
-            literal_targets: self.targets,
+            classes: scan::byte_classes(&self.literals),
+            literals: self.literals,
             categories: self.categories,
             rules: self.rules,
             key_rules: self.key_rules,
@@ -1068,14 +1109,21 @@ impl<'p> Builder<'p> {
             .is_some();
         let ri = self.rules.len();
         for lit in &spec.literals {
-            self.patterns.push(lit.as_bytes().to_vec());
-            self.targets.push(LiteralTarget::Rule {
-                rule: ri,
-                literal: lit.as_bytes().into(),
-                case_sensitive: !spec.case_insensitive,
-            });
+            if let Err(e) = self.literals.add(
+                lit.as_bytes(),
+                spec.case_insensitive,
+                LiteralTarget::Rule(ri),
+            ) {
+                return self.problems.push(fail(e));
+            }
         }
+        let min_len = regex_automata::util::syntax::parse_with(&spec.pattern, &regex_syntax())
+            .ok()
+            .and_then(|hir| hir.properties().minimum_len())
+            .unwrap_or(0);
         self.rules.push(Rule {
+            starts: start_states(dense.as_ref()),
+            min_len,
             id: spec.id.clone(),
             category,
             trigger: spec.trigger,
@@ -1113,16 +1161,9 @@ impl<'p> Builder<'p> {
         };
         let kr = self.key_rules.len();
         for k in &spec.keys {
-            match self.keys.add(k, kr) {
-                Ok(fragment) => {
-                    if self.fragments.insert(fragment.clone()) {
-                        self.patterns.push(fragment.into_bytes());
-                        self.targets.push(LiteralTarget::Key);
-                    }
-                }
-                Err(e) => self
-                    .problems
-                    .push(format!("pattern pack {file}, rule {}: {e}", spec.id)),
+            if let Err(e) = self.keys.add(k, kr) {
+                self.problems
+                    .push(format!("pattern pack {file}, rule {}: {e}", spec.id));
             }
         }
         self.key_rules.push(KeyRule {

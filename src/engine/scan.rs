@@ -1,45 +1,44 @@
 //! The candidate finder and confirmer.
 //!
 //! Contract (as for any prefilter): every possible match of a rule lies inside a candidate
-//! region of the rule's trigger kind; regions may be false positives. One pass over the bytes
-//! classifies them with a 256-entry table: most bytes belong to no class of interest and cost
-//! one load and one branch. Only tokens that contain digits, `@` signs and `:` between hex
-//! digits open a region, and only the rules of that trigger kind run on it, on that region
-//! alone (the regex still sees the surrounding bytes for its boundary checks). Literal-prefixed
-//! rules and key names are found by one Aho-Corasick pass (see `mod.rs`).
+//! region of the rule's trigger kind; regions may be false positives. The line is first
+//! classified into bit masks (`classify.rs`), so the scanner visits only marked bytes: the
+//! start of each digit run (its token, with the digit groups joined to it, is a number
+//! region), each `@`, each `:` (an IPv6 region when hex digits surround it), each key
+//! separator (`=`, `:`, `>`: the key before it is looked up), and each place where a literal
+//! may start (`literals.rs`). Only the rules of a region's trigger kind run on it, on that
+//! region alone (the regex still sees the surrounding bytes for its boundary checks).
 //!
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::{Dense, Redactor, Rule, RuleCache, Span};
+use super::classify::{classify, Block, DIGIT, EVENT, LITERAL_PUNCT, WORD};
+use super::keys::KeyMemo;
+use super::literals::LiteralIndex;
+use super::{Dense, LiteralTarget, Redactor, Rule, RuleCache, Span};
 use crate::engine::pack::TriggerKind;
 use crate::engine::validate::Validator;
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
-const DIGIT: u8 = 1;
-const AT: u8 = 4;
-const COLON: u8 = 8;
-
-/// Bytes that open a candidate: digits, `@`, `:`; everything else is 0.
-static TRIGGER: [u8; 256] = {
+/// The class table of a redactor for [`classify`]: letters and digits, digits, the event
+/// bytes `@ : = >`, and punctuation that starts a literal.
+pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> [u8; 256] {
     let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
+    for (i, slot) in t.iter_mut().enumerate() {
         let b = i as u8;
-        t[i] = if b.is_ascii_digit() {
-            DIGIT
-        } else if b == b'@' {
-            AT
-        } else if b == b':' {
-            COLON
-        } else {
-            0
+        *slot = match b {
+            b'0'..=b'9' => WORD | DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => WORD,
+            b'@' | b':' | b'=' | b'>' => EVENT,
+            _ => 0,
         };
-        i += 1;
+        if !b.is_ascii_alphanumeric() && literals.can_start(b) {
+            *slot |= LITERAL_PUNCT;
+        }
     }
     t
-};
+}
 
 #[inline]
 fn is_alnum(b: u8) -> bool {
@@ -249,6 +248,47 @@ fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize,
     (start, digits - skipped)
 }
 
+/// The key that the separator at `j` (`=`, `:`, `>`) closes, if one can: `key=`, `key: `,
+/// `"key":`, `\"key\":`, `'key': `, `key => `, `key\=` (CEF), `<key>` (XML). Only the shape is
+/// checked here; `keys::key_value_at` checks the separator and finds the value.
+#[inline]
+fn key_before(line: &[u8], j: usize) -> Option<(usize, usize)> {
+    let sep = line[j];
+    let prev = *line.get(j.checked_sub(1)?)?;
+    let quoted = matches!(prev, b'"' | b'\'');
+    if sep == b':'
+        && !quoted
+        && prev != b'\\'
+        && !matches!(
+            line.get(j + 1),
+            Some(b' ' | b'"' | b'\'' | b'\t' | b'\\' | b'[')
+        )
+    {
+        // `08:21`, `http://`, `std::`: no key/value separator.
+        return None;
+    }
+    let mut k = j;
+    if sep != b'>' {
+        if line[k - 1] == b'\\' {
+            k -= 1;
+        }
+        while k > 0 && j - k < 8 && matches!(line[k - 1], b' ' | b'\t') {
+            k -= 1;
+        }
+        if k > 0 && matches!(line[k - 1], b'"' | b'\'') {
+            k -= 1;
+            if k > 0 && line[k - 1] == b'\\' {
+                k -= 1;
+            }
+        }
+    }
+    let ke = k;
+    while k > 0 && ke - k < 256 && super::keys::is_key_byte(line[k - 1]) {
+        k -= 1;
+    }
+    (k < ke).then_some((k, ke))
+}
+
 /// Extent of the e-mail-shaped run around the `@` marker at `at..at_end`.
 fn email_region(line: &[u8], at: usize, at_end: usize) -> (usize, usize) {
     let mut s = at;
@@ -286,55 +326,100 @@ fn colon_region(line: &[u8], pos: usize) -> Option<(usize, usize)> {
 }
 
 impl Redactor {
-    /// The byte pass: number, `@` and `:` triggers.
-    pub(crate) fn scan_bytes(&self, line: &[u8], caches: &mut [RuleCache], spans: &mut Vec<Span>) {
+    /// The byte pass. The line is classified into masks first (see `classify.rs`); then, in
+    /// order of position, each literal start (a token start or a punctuation byte whose next
+    /// two bytes begin some literal), each digit run (its token opens a number region), each
+    /// `@` (an e-mail region), and each `:`, `=`, `>` (a key before it; a `:` may also sit in
+    /// an IPv6 address) is handled. A region consumes its bytes: marks inside it are skipped.
+    pub(crate) fn scan_bytes(
+        &self,
+        line: &[u8],
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+        keys: &mut KeyMemo,
+        blocks: &mut Vec<Block>,
+    ) {
+        classify(line, &self.classes, blocks);
         let n = line.len();
-        // Bytes before `floor` belong to a token or region already handled.
-        let (mut i, mut floor) = (0, 0);
-        while i < n {
-            // The hot loop: letters, spaces and punctuation are skipped one table load each;
-            // only digits, `@` and `:` stop it.
-            let c = TRIGGER[line[i] as usize];
-            if c == 0 {
-                i += 1;
-                continue;
+        // Bytes before `consumed` belong to a region already handled.
+        let mut consumed = 0usize;
+        let (mut word_carry, mut digit_carry) = (0u64, 0u64);
+        for (bi, m) in blocks.iter().enumerate() {
+            let base = bi * 64;
+            let token_starts = m.word & !(m.word << 1 | word_carry);
+            let digit_runs = m.digit & !(m.digit << 1 | digit_carry);
+            (word_carry, digit_carry) = (m.word >> 63, m.digit >> 63);
+            // Literal starts, without a branch per token.
+            let mut candidates = token_starts | m.literal_punct;
+            let mut literal_hits = 0u64;
+            while candidates != 0 {
+                let b = candidates.trailing_zeros();
+                candidates &= candidates - 1;
+                literal_hits |= (self.literals.may_start_at(line, base + b as usize) as u64) << b;
             }
-            if c == DIGIT {
-                let mut ts = i;
-                while ts > floor && is_alnum(line[ts - 1]) {
-                    ts -= 1;
+            let mut todo = literal_hits | digit_runs | m.event;
+            while todo != 0 {
+                let b = todo.trailing_zeros();
+                todo &= todo - 1;
+                let p = base + b as usize;
+                if p < consumed {
+                    continue;
                 }
-                let mut digits = 0u32;
-                while i < n && is_alnum(line[i]) {
-                    digits += line[i].is_ascii_digit() as u32;
-                    i += 1;
+                if literal_hits >> b & 1 != 0 {
+                    self.literals_at(line, p, caches, spans);
                 }
-                let (rs, re, d) = number_region(line, ts, i, digits);
-                let (rs, d) = skip_benign_prefix(line, rs, re, d);
-                if d >= self.min_number_digits as u32 {
-                    self.confirm_region(&self.number_rules, line, rs, re, d, caches, spans);
-                }
-                i = i.max(re);
-                floor = i;
-            } else if c == AT {
-                let (rs, re) = email_region(line, i, i + 1);
-                self.confirm_region(&self.at_rules, line, rs, re, 0, caches, spans);
-                i = re.max(i + 1);
-                floor = i;
-            } else {
-                match colon_region(line, i) {
-                    Some((rs, re)) => {
-                        self.confirm_region(&self.colon_rules, line, rs, re, 0, caches, spans);
-                        i = re;
-                        floor = i;
+                if digit_runs >> b & 1 != 0 {
+                    // The token holding this digit run (from where the last region ended).
+                    let mut ts = p;
+                    while ts > consumed && is_alnum(line[ts - 1]) {
+                        ts -= 1;
                     }
-                    None => i += 1,
+                    let mut te = p;
+                    let mut digits = 0u32;
+                    while te < n && is_alnum(line[te]) {
+                        digits += line[te].is_ascii_digit() as u32;
+                        te += 1;
+                    }
+                    let (rs, re, d) = number_region(line, ts, te, digits);
+                    let (rs, d) = skip_benign_prefix(line, rs, re, d);
+                    if d >= self.min_number_digits as u32 {
+                        self.confirm_number_region(line, rs, re, caches, spans);
+                    }
+                    consumed = te.max(re);
+                } else if m.event >> b & 1 != 0 {
+                    if line[p] == b'@' {
+                        let (rs, re) = email_region(line, p, p + 1);
+                        self.confirm_region(&self.at_rules, line, rs, re, 0, caches, spans);
+                        consumed = re.max(p + 1);
+                        continue;
+                    }
+                    if let Some(key) = key_before(line, p) {
+                        self.key_span(line, key, keys, spans);
+                    }
+                    if line[p] == b':' {
+                        if let Some((rs, re)) = colon_region(line, p) {
+                            self.confirm_region(&self.colon_rules, line, rs, re, 0, caches, spans);
+                            consumed = re;
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// An encoded `@` (`%40`, `\u0040`) found by the literal pass.
+    /// The literals that start at `at`.
+    fn literals_at(&self, line: &[u8], at: usize, caches: &mut [RuleCache], spans: &mut Vec<Span>) {
+        for lit in self.literals.at(line, at) {
+            match lit.target {
+                LiteralTarget::Rule(ri) => self.confirm_literal(ri, line, at, caches, spans),
+                LiteralTarget::EncodedAt => {
+                    self.scan_encoded_at(line, at, at + lit.len(), caches, spans)
+                }
+            }
+        }
+    }
+
+    /// An encoded `@` (`%40`, `\u0040`).
     pub(crate) fn scan_encoded_at(
         &self,
         line: &[u8],
@@ -384,6 +469,56 @@ impl Redactor {
         }
     }
 
+    /// The number rules over a number region, each searched anchored at the places a match
+    /// can start: the region start and every byte after a non-alphanumeric one (a match must
+    /// not touch a letter or digit on its left). Those places are listed once, with the digits
+    /// left after each, so a rule skips every place that leaves it too few digits or bytes
+    /// without looking at it. Anchored searches need only a small forward DFA, no reverse pass.
+    fn confirm_number_region(
+        &self,
+        line: &[u8],
+        rs: usize,
+        re: usize,
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+    ) {
+        const MAX_STARTS: usize = 48;
+        let mut starts = [(0usize, 0u32); MAX_STARTS];
+        let mut count = 0;
+        let mut digits_after = line[rs..re].iter().filter(|b| b.is_ascii_digit()).count() as u32;
+        for p in rs..re {
+            if p == rs || !is_alnum(line[p - 1]) {
+                if count == MAX_STARTS {
+                    // A table of numbers: every rule at every byte, as regions used to be.
+                    for &ri in &self.number_rules {
+                        self.confirm_at_token_starts(ri, line, rs, re, caches, spans);
+                    }
+                    return;
+                }
+                starts[count] = (p, digits_after);
+                count += 1;
+            }
+            digits_after -= line[p].is_ascii_digit() as u32;
+        }
+        let starts = &starts[..count];
+        for &ri in &self.number_rules {
+            let rule = &self.rules[ri];
+            let (min_digits, min_len) = (rule.min_digits as u32, rule.min_len);
+            let mut next_free = rs;
+            for &(p, digits_left) in starts {
+                if digits_left < min_digits || re - p < min_len {
+                    break;
+                }
+                if p < next_free || !rule.first_bytes[line[p] as usize] {
+                    continue;
+                }
+                if let Some(me) = self.number_rule_at(ri, line, (rs, re), p, caches, spans) {
+                    next_free = me;
+                }
+            }
+        }
+    }
+
     /// A number rule, searched anchored at each place a match can start: the region start and
     /// every byte after a non-alphanumeric one (a match must not touch a letter or digit on
     /// its left). Anchored searches need only a small forward DFA and no reverse pass.
@@ -397,22 +532,50 @@ impl Redactor {
         spans: &mut Vec<Span>,
     ) {
         let rule = &self.rules[ri];
+        let min_digits = rule.min_digits as u32;
+        // Digits in `p..re`: a start with fewer left than the rule needs cannot match.
+        let mut digits_left = line[rs..re].iter().filter(|b| b.is_ascii_digit()).count() as u32;
         let mut p = rs;
-        while p < re {
-            if (p > rs && is_alnum(line[p - 1])) || !rule.first_bytes[line[p] as usize] {
-                p += 1;
-                continue;
-            }
-            let input = Input::new(line).span(p..re).anchored(Anchored::Yes);
-            if let Some((ms, me, vs, ve)) = search(rule, &mut caches[ri], input) {
-                if let Some((s, e)) = self.accept(rule, line, rs, ms, me, vs, ve) {
-                    spans.push(Span::detected(s, e, rule, ri));
-                    p = me.max(p + 1);
+        while p < re && digits_left >= min_digits && re - p >= rule.min_len {
+            let skip = (p > rs && is_alnum(line[p - 1])) || !rule.first_bytes[line[p] as usize];
+            if !skip {
+                if let Some(me) = self.number_rule_at(ri, line, (rs, re), p, caches, spans) {
+                    let next = me.max(p + 1);
+                    digits_left -=
+                        line[p..next].iter().filter(|b| b.is_ascii_digit()).count() as u32;
+                    p = next;
                     continue;
                 }
             }
+            digits_left -= line[p].is_ascii_digit() as u32;
             p += 1;
         }
+    }
+
+    /// Number rule `ri` anchored at `p` inside the region `rs..re`: pushes an accepted match
+    /// and returns its end.
+    fn number_rule_at(
+        &self,
+        ri: usize,
+        line: &[u8],
+        (rs, re): (usize, usize),
+        p: usize,
+        caches: &mut [RuleCache],
+        spans: &mut Vec<Span>,
+    ) -> Option<usize> {
+        let rule = &self.rules[ri];
+        let (ms, me, vs, ve) = match &rule.dense {
+            Some(Dense::Anchored(dfa)) if !rule.value_group => {
+                walk_anchored(dfa, rule, line, p, re).map(|me| (p, me, p, me))
+            }
+            _ => {
+                let input = Input::new(line).span(p..re).anchored(Anchored::Yes);
+                search(rule, &mut caches[ri], input)
+            }
+        }?;
+        let (s, e) = self.accept(rule, line, rs, ms, me, vs, ve)?;
+        spans.push(Span::detected(s, e, rule, ri));
+        Some(me)
     }
 
     /// A literal-triggered rule at the literal found at `pos`.
@@ -495,6 +658,42 @@ impl Redactor {
         }
         None
     }
+}
+
+/// An anchored leftmost-first search of `rule`'s dense DFA over `line[at..end]`, as
+/// `regex_automata`'s own forward search does it but without its per-call set-up: the start
+/// state comes from a table, then one transition per byte until the DFA dies. Returns the
+/// match end.
+#[inline]
+fn walk_anchored(
+    dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>,
+    rule: &Rule,
+    line: &[u8],
+    at: usize,
+    end: usize,
+) -> Option<usize> {
+    let mut sid = rule.starts[super::LookBehind::of(line, at) as usize];
+    let mut found = None;
+    for (i, &b) in line[at..end].iter().enumerate() {
+        sid = dfa.next_state(sid, b);
+        if dfa.is_special_state(sid) {
+            if dfa.is_match_state(sid) {
+                // Matches are reported one byte late.
+                found = Some(at + i);
+            } else if dfa.is_dead_state(sid) {
+                return found;
+            }
+        }
+    }
+    // The byte after the span (or the end of the text) settles a pending match.
+    sid = match line.get(end) {
+        Some(&b) => dfa.next_state(sid, b),
+        None => dfa.next_eoi_state(sid),
+    };
+    if dfa.is_match_state(sid) {
+        found = Some(end);
+    }
+    found
 }
 
 /// One regex search; returns the match and the redacted part (group `v` when the rule has it).

@@ -1,0 +1,106 @@
+//! Byte classification of a whole line into bit masks, one bit per byte.
+//!
+//! A scanner that walks a line byte by byte and branches at every token end pays a branch
+//! misprediction per token: on typical logs (a token every 7 bytes) that caps it near
+//! 200 MB/s whatever it does with the tokens. Here the line is first turned into masks
+//! (letters and digits, digits, events, literal starts), eight bytes at a time and without a
+//! branch: eight class-table loads packed into one word, then one multiply per mask gathers
+//! the flag bits. The scanner then visits only the set bits it cares about (the start of each
+//! digit run, each event byte, each literal start), with `trailing_zeros`.
+
+/// A letter or digit (ASCII).
+pub(crate) const WORD: u8 = 1;
+/// A digit.
+pub(crate) const DIGIT: u8 = 2;
+/// A byte the scanner acts on: `@`, `:`, `=`, `>`.
+pub(crate) const EVENT: u8 = 4;
+/// A punctuation byte that starts a literal (`:` of `://`, `-` of `-----BEGIN`, `%` of `%40`).
+pub(crate) const LITERAL_PUNCT: u8 = 8;
+
+/// The masks of 64 bytes of a line: bit `k` stands for byte `64 * block + k`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Block {
+    pub word: u64,
+    pub digit: u64,
+    pub event: u64,
+    pub literal_punct: u64,
+}
+
+/// Gathers bit 0 of each byte of `x` into the low eight bits (byte `k` to bit `k`).
+#[inline(always)]
+fn pack(x: u64) -> u64 {
+    (x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Classify `line` into `out` (cleared first), one [`Block`] per 64 bytes; bytes past the end
+/// of the line have no class.
+pub(crate) fn classify(line: &[u8], classes: &[u8; 256], out: &mut Vec<Block>) {
+    out.clear();
+    for chunk in line.chunks(64) {
+        let mut block = Block::default();
+        for (g, group) in chunk.chunks(8).enumerate() {
+            let mut v = 0u64;
+            if let Ok(bytes) = <[u8; 8]>::try_from(group) {
+                v = u64::from_le_bytes(bytes.map(|b| classes[b as usize]));
+            } else {
+                for (k, &b) in group.iter().enumerate() {
+                    v |= (classes[b as usize] as u64) << (8 * k);
+                }
+            }
+            let shift = 8 * g;
+            block.word |= pack(v) << shift;
+            block.digit |= pack(v >> 1) << shift;
+            block.event |= pack(v >> 2) << shift;
+            block.literal_punct |= pack(v >> 3) << shift;
+        }
+        out.push(block);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> [u8; 256] {
+        let mut t = [0u8; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let b = i as u8;
+            *slot = match b {
+                b'0'..=b'9' => WORD | DIGIT,
+                b'a'..=b'z' | b'A'..=b'Z' => WORD,
+                b'@' | b'=' => EVENT,
+                b'-' => LITERAL_PUNCT,
+                b':' => EVENT | LITERAL_PUNCT,
+                _ => 0,
+            };
+        }
+        t
+    }
+
+    #[test]
+    fn masks_match_a_byte_by_byte_reading() {
+        let t = table();
+        let line: Vec<u8> = b"id=42 mail jean@x.fr https://h -- \xc3\xa9t\xc3\xa9 9"
+            .iter()
+            .copied()
+            .cycle()
+            .take(150)
+            .collect();
+        let mut blocks = Vec::new();
+        classify(&line, &t, &mut blocks);
+        assert_eq!(blocks.len(), 3);
+        for (i, &b) in line.iter().enumerate() {
+            let m = blocks[i / 64];
+            let bit = |mask: u64| mask >> (i % 64) & 1 == 1;
+            let c = t[b as usize];
+            assert_eq!(bit(m.word), c & WORD != 0, "word at {i}");
+            assert_eq!(bit(m.digit), c & DIGIT != 0, "digit at {i}");
+            assert_eq!(bit(m.event), c & EVENT != 0, "event at {i}");
+            assert_eq!(bit(m.literal_punct), c & LITERAL_PUNCT != 0, "punct at {i}");
+        }
+        // Past the end: nothing.
+        assert_eq!(blocks[2].word >> (150 - 128), 0);
+        classify(b"", &t, &mut blocks);
+        assert!(blocks.is_empty());
+    }
+}
