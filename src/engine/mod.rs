@@ -287,7 +287,9 @@ pub struct Redactor {
     number_rules: Vec<usize>,
     at_rules: Vec<usize>,
     colon_rules: Vec<usize>,
-    min_number_digits: u8,
+    /// For a number region with `d` digits (capped at 31), the shortest region some number
+    /// rule can match in; `usize::MAX` when no rule takes that few digits.
+    number_min_len: [usize; 32],
     literals: LiteralIndex<LiteralTarget>,
     /// Byte classes of the byte pass (see `scan.rs`).
     classes: [u8; 256],
@@ -971,12 +973,16 @@ impl<'p> Builder<'p> {
             v
         };
         let number_rules = by(TriggerKind::Number, &self.rules);
-        let min_number_digits = number_rules
-            .iter()
-            .map(|&i| self.rules[i].min_digits)
-            .min()
-            .unwrap_or(u8::MAX)
-            .max(1);
+        let mut number_min_len = [usize::MAX; 32];
+        for (d, slot) in number_min_len.iter_mut().enumerate() {
+            *slot = number_rules
+                .iter()
+                .map(|&i| &self.rules[i])
+                .filter(|r| r.min_digits as usize <= d.max(1) || d == 31)
+                .map(|r| r.min_len)
+                .min()
+                .unwrap_or(usize::MAX);
+        }
         let mut rule_names: Vec<String> = self.rules.iter().map(|r| r.id.clone()).collect();
         rule_names.extend(self.key_rules.iter().map(|r| r.id.clone()));
         Redactor {
@@ -988,7 +994,7 @@ impl<'p> Builder<'p> {
             at_rules: by(TriggerKind::At, &self.rules),
             colon_rules: by(TriggerKind::Colon, &self.rules),
             number_rules,
-            min_number_digits,
+            number_min_len,
             classes: scan::byte_classes(&self.literals),
             literals: self.literals,
             categories: self.categories,

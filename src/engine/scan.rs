@@ -175,6 +175,51 @@ fn inside_group_run(
     prev_has_digit || next_digit
 }
 
+/// The token (run of letters and digits) around byte `p`, not starting before `floor`, from
+/// the masks: `(start, end, digits)`. Branch-free unless the token crosses a 64-byte block.
+#[inline]
+fn token_around(blocks: &[Block], p: usize, floor: usize, n: usize) -> (usize, usize, u32) {
+    let (bi, bit) = (p / 64, p % 64);
+    // Start: just after the last non-word byte before `p`, in this block or an earlier one.
+    let below = !blocks[bi].word & ((1u64 << bit) - 1);
+    let start = if below != 0 {
+        bi * 64 + 64 - below.leading_zeros() as usize
+    } else {
+        (0..bi)
+            .rev()
+            .find(|&k| blocks[k].word != u64::MAX)
+            .map_or(0, |k| {
+                k * 64 + 64 - (!blocks[k].word).leading_zeros() as usize
+            })
+    }
+    .max(floor);
+    // End: the first non-word byte at or after `p`.
+    let above = !blocks[bi].word & !((1u64 << bit) - 1);
+    let end = if above != 0 {
+        bi * 64 + above.trailing_zeros() as usize
+    } else {
+        (bi + 1..blocks.len())
+            .find(|&k| blocks[k].word != u64::MAX)
+            .map_or(n, |k| k * 64 + (!blocks[k].word).trailing_zeros() as usize)
+    }
+    .min(n);
+    // Digits in `start..end`, block by block.
+    let mut digits = 0;
+    let mut at = start;
+    while at < end {
+        let (k, lo) = (at / 64, at % 64);
+        let hi = (end - k * 64).min(64);
+        let span = if hi - lo == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << (hi - lo)) - 1) << lo
+        };
+        digits += (blocks[k].digit & span).count_ones();
+        at = k * 64 + hi;
+    }
+    (start, end, digits)
+}
+
 /// The region of a number that starts with the alphanumeric token `ts..te`.
 /// Returns `(start, end, digit count)`.
 fn number_region(line: &[u8], ts: usize, te: usize, digits: u32) -> (usize, usize, u32) {
@@ -318,8 +363,14 @@ fn colon_region(line: &[u8], pos: usize) -> Option<(usize, usize)> {
     while e < n && e - pos < 64 && (is_hex_or_colon(line[e]) || line[e] == b'.') {
         e += 1;
     }
-    let colons = line[s..e].iter().filter(|&&b| b == b':').count();
-    if colons < 2 || (s > 0 && (line[s - 1].is_ascii_alphanumeric() || line[s - 1] == b'_')) {
+    // An IPv6 address has eight groups (seven colons), or six and an IPv4 address, or a `::`
+    // for the groups it leaves out: `08:21:36.123` is a time.
+    let r = &line[s..e];
+    let colons = r.iter().filter(|&&b| b == b':').count();
+    let shaped = colons >= 7
+        || (colons == 6 && r.contains(&b'.'))
+        || (colons >= 2 && r.windows(2).any(|w| w == b"::"));
+    if !shaped || (s > 0 && (line[s - 1].is_ascii_alphanumeric() || line[s - 1] == b'_')) {
         return None;
     }
     Some((s, e))
@@ -370,19 +421,10 @@ impl Redactor {
                 }
                 if digit_runs >> b & 1 != 0 {
                     // The token holding this digit run (from where the last region ended).
-                    let mut ts = p;
-                    while ts > consumed && is_alnum(line[ts - 1]) {
-                        ts -= 1;
-                    }
-                    let mut te = p;
-                    let mut digits = 0u32;
-                    while te < n && is_alnum(line[te]) {
-                        digits += line[te].is_ascii_digit() as u32;
-                        te += 1;
-                    }
+                    let (ts, te, digits) = token_around(blocks, p, consumed, n);
                     let (rs, re, d) = number_region(line, ts, te, digits);
                     let (rs, d) = skip_benign_prefix(line, rs, re, d);
-                    if d >= self.min_number_digits as u32 {
+                    if re - rs >= self.number_min_len[(d as usize).min(31)] {
                         self.confirm_number_region(line, rs, re, caches, spans);
                     }
                     consumed = te.max(re);
@@ -756,6 +798,9 @@ mod tests {
         let (s, e) = colon_region(l, 10).unwrap();
         assert_eq!(&l[s..e], b"2a00:fd2f::1");
         assert!(colon_region(b"at 13:11 ok", 5).is_none());
+        assert!(colon_region(b"at 08:21:36.123 ok", 5).is_none());
+        assert!(colon_region(b"ip 2001:db8:0:0:0:0:2:1 ok", 7).is_some());
+        assert!(colon_region(b"ip 0:0:0:0:0:ffff:1.2.3.4 ok", 4).is_some());
         assert!(colon_region(b"std::vec", 3).is_none());
     }
 
