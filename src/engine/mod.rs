@@ -290,6 +290,9 @@ pub struct Redactor {
     /// For a number region with `d` digits (capped at 31), the shortest region some number
     /// rule can match in; `usize::MAX` when no rule takes that few digits.
     number_min_len: [usize; 32],
+    /// For a region with `d` digits (capped at 31), the number rules that take that many, as
+    /// positions in `number_rules`, in priority order.
+    number_rules_for: Vec<Vec<usize>>,
     literals: LiteralIndex<LiteralTarget>,
     /// Byte classes of the byte pass (see `scan.rs`).
     classes: [u8; 256],
@@ -973,6 +976,15 @@ impl<'p> Builder<'p> {
             v
         };
         let number_rules = by(TriggerKind::Number, &self.rules);
+        let number_rules_for: Vec<Vec<usize>> = (0..32usize)
+            .map(|d| {
+                number_rules
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.rules[i].min_digits as usize <= d || d == 31)
+                    .collect()
+            })
+            .collect();
         let mut number_min_len = [usize::MAX; 32];
         for (d, slot) in number_min_len.iter_mut().enumerate() {
             *slot = number_rules
@@ -995,6 +1007,7 @@ impl<'p> Builder<'p> {
             colon_rules: by(TriggerKind::Colon, &self.rules),
             number_rules,
             number_min_len,
+            number_rules_for,
             classes: scan::byte_classes(&self.literals),
             literals: self.literals,
             categories: self.categories,

@@ -193,36 +193,58 @@ fn token_around(blocks: &[Block], p: usize, floor: usize, n: usize) -> (usize, u
             })
     }
     .max(floor);
-    // End: the first non-word byte at or after `p`.
+    let end = token_end(blocks, p, n);
+    (start, end, count_digits(blocks, start, end))
+}
+
+/// The first non-word byte at or after `p` (or `n`), from the word mask.
+#[inline]
+fn token_end(blocks: &[Block], p: usize, n: usize) -> usize {
+    let (bi, bit) = (p / 64, p % 64);
     let above = !blocks[bi].word & !((1u64 << bit) - 1);
-    let end = if above != 0 {
-        bi * 64 + above.trailing_zeros() as usize
+    if above != 0 {
+        (bi * 64 + above.trailing_zeros() as usize).min(n)
     } else {
         (bi + 1..blocks.len())
             .find(|&k| blocks[k].word != u64::MAX)
             .map_or(n, |k| k * 64 + (!blocks[k].word).trailing_zeros() as usize)
+            .min(n)
     }
-    .min(n);
-    // Digits in `start..end`, block by block.
+}
+
+/// Bits `lo..hi` of a word (`hi` at most 64).
+#[inline]
+fn mask_range(lo: usize, hi: usize) -> u64 {
+    if hi - lo == 64 {
+        u64::MAX
+    } else {
+        ((1u64 << (hi - lo)) - 1) << lo
+    }
+}
+
+/// Digits in `from..to`, from the digit mask.
+#[inline]
+fn count_digits(blocks: &[Block], from: usize, to: usize) -> u32 {
     let mut digits = 0;
-    let mut at = start;
-    while at < end {
+    let mut at = from;
+    while at < to {
         let (k, lo) = (at / 64, at % 64);
-        let hi = (end - k * 64).min(64);
-        let span = if hi - lo == 64 {
-            u64::MAX
-        } else {
-            ((1u64 << (hi - lo)) - 1) << lo
-        };
-        digits += (blocks[k].digit & span).count_ones();
+        let hi = (to - k * 64).min(64);
+        digits += (blocks[k].digit & mask_range(lo, hi)).count_ones();
         at = k * 64 + hi;
     }
-    (start, end, digits)
+    digits
 }
 
 /// The region of a number that starts with the alphanumeric token `ts..te`.
 /// Returns `(start, end, digit count)`.
-fn number_region(line: &[u8], ts: usize, te: usize, digits: u32) -> (usize, usize, u32) {
+fn number_region(
+    line: &[u8],
+    blocks: &[Block],
+    ts: usize,
+    te: usize,
+    digits: u32,
+) -> (usize, usize, u32) {
     let n = line.len();
     let mut s = ts;
     for _ in 0..2 {
@@ -240,13 +262,9 @@ fn number_region(line: &[u8], ts: usize, te: usize, digits: u32) -> (usize, usiz
             break;
         }
         let t0 = j;
-        let (mut d, mut upper) = (0u32, true);
-        while j < n && is_alnum(line[j]) {
-            d += line[j].is_ascii_digit() as u32;
-            upper &= line[j].is_ascii_uppercase();
-            j += 1;
-        }
-        if d == 0 && !(upper && j - t0 <= 4) {
+        j = token_end(blocks, t0, n);
+        let d = count_digits(blocks, t0, j);
+        if d == 0 && !(j - t0 <= 4 && line[t0..j].iter().all(u8::is_ascii_uppercase)) {
             break;
         }
         digits += d;
@@ -422,10 +440,10 @@ impl Redactor {
                 if digit_runs >> b & 1 != 0 {
                     // The token holding this digit run (from where the last region ended).
                     let (ts, te, digits) = token_around(blocks, p, consumed, n);
-                    let (rs, re, d) = number_region(line, ts, te, digits);
+                    let (rs, re, d) = number_region(line, blocks, ts, te, digits);
                     let (rs, d) = skip_benign_prefix(line, rs, re, d);
                     if re - rs >= self.number_min_len[(d as usize).min(31)] {
-                        self.confirm_number_region(line, rs, re, caches, spans);
+                        self.confirm_number_region(line, blocks, rs, re, d, caches, spans);
                     }
                     consumed = te.max(re);
                 } else if m.event >> b & 1 != 0 {
@@ -516,20 +534,34 @@ impl Redactor {
     /// not touch a letter or digit on its left). Those places are listed once, with the digits
     /// left after each, so a rule skips every place that leaves it too few digits or bytes
     /// without looking at it. Anchored searches need only a small forward DFA, no reverse pass.
+    #[allow(clippy::too_many_arguments)]
     fn confirm_number_region(
         &self,
         line: &[u8],
+        blocks: &[Block],
         rs: usize,
         re: usize,
+        digits: u32,
         caches: &mut [RuleCache],
         spans: &mut Vec<Span>,
     ) {
         const MAX_STARTS: usize = 48;
         let mut starts = [(0usize, 0u32); MAX_STARTS];
-        let mut count = 0;
-        let mut digits_after = line[rs..re].iter().filter(|b| b.is_ascii_digit()).count() as u32;
-        for p in rs..re {
-            if p == rs || !is_alnum(line[p - 1]) {
+        starts[0] = (rs, digits);
+        let mut count = 1;
+        // The other places after a non-word byte, from the word mask, with the digits after
+        // each (separators count: `(0)6` can start a phone number).
+        let mut at = rs + 1;
+        while at < re {
+            let (k, lo) = (at / 64, at % 64);
+            let hi = (re - k * 64).min(64);
+            let span = mask_range(lo, hi);
+            let word = blocks[k].word;
+            let carry = if k == 0 { 0 } else { blocks[k - 1].word >> 63 };
+            let mut token_starts = !(word << 1 | carry) & span;
+            while token_starts != 0 {
+                let p = k * 64 + token_starts.trailing_zeros() as usize;
+                token_starts &= token_starts - 1;
                 if count == MAX_STARTS {
                     // A table of numbers: every rule at every byte, as regions used to be.
                     for &ri in &self.number_rules {
@@ -537,13 +569,13 @@ impl Redactor {
                     }
                     return;
                 }
-                starts[count] = (p, digits_after);
+                starts[count] = (p, digits - count_digits(blocks, rs, p));
                 count += 1;
             }
-            digits_after -= line[p].is_ascii_digit() as u32;
+            at = k * 64 + hi;
         }
         let starts = &starts[..count];
-        for &ri in &self.number_rules {
+        for &ri in &self.number_rules_for[(digits as usize).min(31)] {
             let rule = &self.rules[ri];
             let (min_digits, min_len) = (rule.min_digits as u32, rule.min_len);
             let mut next_free = rs;
@@ -773,19 +805,45 @@ fn search(
 mod tests {
     use super::*;
 
+    fn masks(line: &[u8]) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        classify(
+            line,
+            &byte_classes(&LiteralIndex::<()>::default()),
+            &mut blocks,
+        );
+        blocks
+    }
+
     #[test]
     fn number_regions() {
+        let region = |l: &[u8], ts, te, d| number_region(l, &masks(l), ts, te, d);
         let l = b"call +33 (0)6 12 34 56 78 now";
-        let ts = 6;
-        let (s, e, d) = number_region(l, ts, 8, 2);
+        let (s, e, d) = region(l, 6, 8, 2);
         assert_eq!(&l[s..e], b"+33 (0)6 12 34 56 78");
         assert_eq!(d, 12);
         let l = b"iban NL77 ABNA 0441 2435 41.";
-        let (s, e, _) = number_region(l, 5, 9, 2);
+        let (s, e, _) = region(l, 5, 9, 2);
         assert_eq!(&l[s..e], b"NL77 ABNA 0441 2435 41");
         let l = b"card 4111 1111 1111 1111 flagged";
-        let (s, e, d) = number_region(l, 5, 9, 4);
+        let (s, e, d) = region(l, 5, 9, 4);
         assert_eq!((&l[s..e], d), (&b"4111 1111 1111 1111"[..], 16));
+    }
+
+    #[test]
+    fn tokens_from_masks_across_blocks() {
+        let mut l = vec![b' '; 60];
+        l.extend_from_slice(b"ab12cd34 x");
+        let b = masks(&l);
+        assert_eq!(token_around(&b, 62, 0, l.len()), (60, 68, 4));
+        assert_eq!(token_around(&b, 62, 61, l.len()), (61, 68, 4));
+        assert_eq!(token_end(&b, 69, l.len()), 70);
+        let long = vec![b'7'; 150];
+        let b = masks(&long);
+        assert_eq!(token_around(&b, 100, 0, 150), (0, 150, 150));
+        assert_eq!(count_digits(&b, 10, 140), 130);
+        assert_eq!(mask_range(0, 64), u64::MAX);
+        assert_eq!(mask_range(2, 4), 0b1100);
     }
 
     #[test]
