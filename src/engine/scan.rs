@@ -12,7 +12,7 @@
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::classify::{classify, Block, DIGIT, EVENT, LITERAL_PUNCT, WORD};
+use super::classify::{classify, Block, DIGIT, EVENT, LITERAL_FIRST, WORD};
 use super::keys::KeyMemo;
 use super::literals::LiteralIndex;
 use super::{Dense, LiteralTarget, Redactor, Rule, RuleCache, Span};
@@ -22,7 +22,7 @@ use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
 /// The class table of a redactor for [`classify`]: letters and digits, digits, the event
-/// bytes `@ : = >`, and punctuation that starts a literal.
+/// bytes `@ : = >`, and the first bytes of literals.
 pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> [u8; 256] {
     let mut t = [0u8; 256];
     for (i, slot) in t.iter_mut().enumerate() {
@@ -33,8 +33,8 @@ pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> [u8; 256] {
             b'@' | b':' | b'=' | b'>' => EVENT,
             _ => 0,
         };
-        if !b.is_ascii_alphanumeric() && literals.can_start(b) {
-            *slot |= LITERAL_PUNCT;
+        if literals.can_start(b) {
+            *slot |= LITERAL_FIRST;
         }
     }
     t
@@ -418,8 +418,9 @@ impl Redactor {
             let token_starts = m.word & !(m.word << 1 | word_carry);
             let digit_runs = m.digit & !(m.digit << 1 | digit_carry);
             (word_carry, digit_carry) = (m.word >> 63, m.digit >> 63);
-            // Literal starts, without a branch per token.
-            let mut candidates = token_starts | m.literal_punct;
+            // Literal starts, without a branch per candidate: a literal that begins with a
+            // letter or digit begins a token; one that begins with punctuation, anywhere.
+            let mut candidates = m.literal_first & (token_starts | !m.word);
             let mut literal_hits = 0u64;
             while candidates != 0 {
                 let b = candidates.trailing_zeros();
