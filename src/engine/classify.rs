@@ -16,6 +16,8 @@ pub(crate) const DIGIT: u8 = 2;
 pub(crate) const EVENT: u8 = 4;
 /// A byte that starts some literal (`e` of `eyJ`, `:` of `://`, `%` of `%40`).
 pub(crate) const LITERAL_FIRST: u8 = 8;
+/// A byte of a key name: a letter, a digit, `_`, `-`, `.`, or any non-ASCII byte.
+pub(crate) const KEY: u8 = 16;
 
 /// The masks of 64 bytes of a line: bit `k` stands for byte `64 * block + k`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,6 +26,7 @@ pub(crate) struct Block {
     pub digit: u64,
     pub event: u64,
     pub literal_first: u64,
+    pub key: u64,
 }
 
 /// Gathers bit 0 of each byte of `x` into the low eight bits (byte `k` to bit `k`).
@@ -65,6 +68,7 @@ fn add_group(block: &mut Block, g: usize, v: u64) {
     block.digit |= pack(v >> 1) << shift;
     block.event |= pack(v >> 2) << shift;
     block.literal_first |= pack(v >> 3) << shift;
+    block.key |= pack(v >> 4) << shift;
 }
 
 #[cfg(test)]
@@ -79,7 +83,7 @@ mod tests {
                 b'0'..=b'9' => WORD | DIGIT,
                 b'a'..=b'z' | b'A'..=b'Z' => WORD,
                 b'@' | b'=' => EVENT,
-                b'-' => LITERAL_FIRST,
+                b'-' => LITERAL_FIRST | KEY,
                 b':' => EVENT | LITERAL_FIRST,
                 _ => 0,
             };
@@ -107,6 +111,7 @@ mod tests {
             assert_eq!(bit(m.digit), c & DIGIT != 0, "digit at {i}");
             assert_eq!(bit(m.event), c & EVENT != 0, "event at {i}");
             assert_eq!(bit(m.literal_first), c & LITERAL_FIRST != 0, "punct at {i}");
+            assert_eq!(bit(m.key), c & KEY != 0, "key at {i}");
         }
         // Past the end: nothing.
         assert_eq!(blocks[2].word >> (150 - 128), 0);

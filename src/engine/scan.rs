@@ -12,7 +12,7 @@
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::classify::{classify, Block, DIGIT, EVENT, LITERAL_FIRST, WORD};
+use super::classify::{classify, Block, DIGIT, EVENT, KEY, LITERAL_FIRST, WORD};
 use super::keys::KeyMemo;
 use super::literals::LiteralIndex;
 use super::{Dense, LiteralTarget, Redactor, Rule, RuleCache, Span};
@@ -35,6 +35,9 @@ pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> [u8; 256] {
         };
         if literals.can_start(b) {
             *slot |= LITERAL_FIRST;
+        }
+        if super::keys::is_key_byte(b) {
+            *slot |= KEY;
         }
     }
     t
@@ -179,20 +182,7 @@ fn inside_group_run(
 /// the masks: `(start, end, digits)`. Branch-free unless the token crosses a 64-byte block.
 #[inline]
 fn token_around(blocks: &[Block], p: usize, floor: usize, n: usize) -> (usize, usize, u32) {
-    let (bi, bit) = (p / 64, p % 64);
-    // Start: just after the last non-word byte before `p`, in this block or an earlier one.
-    let below = !blocks[bi].word & ((1u64 << bit) - 1);
-    let start = if below != 0 {
-        bi * 64 + 64 - below.leading_zeros() as usize
-    } else {
-        (0..bi)
-            .rev()
-            .find(|&k| blocks[k].word != u64::MAX)
-            .map_or(0, |k| {
-                k * 64 + 64 - (!blocks[k].word).leading_zeros() as usize
-            })
-    }
-    .max(floor);
+    let start = run_start(blocks, p, |m| m.word).max(floor);
     let end = token_end(blocks, p, n);
     (start, end, count_digits(blocks, start, end))
 }
@@ -315,7 +305,7 @@ fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize,
 /// `"key":`, `\"key\":`, `'key': `, `key => `, `key\=` (CEF), `<key>` (XML). Only the shape is
 /// checked here; `keys::key_value_at` checks the separator and finds the value.
 #[inline]
-fn key_before(line: &[u8], j: usize) -> Option<(usize, usize)> {
+fn key_before(line: &[u8], blocks: &[Block], j: usize) -> Option<(usize, usize)> {
     let sep = line[j];
     let prev = *line.get(j.checked_sub(1)?)?;
     let quoted = matches!(prev, b'"' | b'\'');
@@ -346,10 +336,32 @@ fn key_before(line: &[u8], j: usize) -> Option<(usize, usize)> {
         }
     }
     let ke = k;
-    while k > 0 && ke - k < 256 && super::keys::is_key_byte(line[k - 1]) {
-        k -= 1;
+    let ks = run_start(blocks, ke, |m| m.key).max(ke.saturating_sub(256));
+    (ks < ke).then_some((ks, ke))
+}
+
+/// The start of the run of set bits of `mask` that ends just before `p` (`p` when byte `p - 1`
+/// is not in the mask), from the masks, without a loop over bytes.
+#[inline]
+fn run_start(blocks: &[Block], p: usize, mask: impl Fn(&Block) -> u64) -> usize {
+    if p == 0 {
+        return 0;
     }
-    (k < ke).then_some((k, ke))
+    let (bi, bit) = (p / 64, p % 64);
+    let below = if bit == 0 {
+        0
+    } else {
+        !mask(&blocks[bi]) & ((1u64 << bit) - 1)
+    };
+    if below != 0 || bit == 0 && bi == 0 {
+        return bi * 64 + 64 - below.leading_zeros() as usize;
+    }
+    (0..bi)
+        .rev()
+        .find(|&k| mask(&blocks[k]) != u64::MAX)
+        .map_or(0, |k| {
+            k * 64 + 64 - (!mask(&blocks[k])).leading_zeros() as usize
+        })
 }
 
 /// Extent of the e-mail-shaped run around the `@` marker at `at..at_end`.
@@ -454,7 +466,7 @@ impl Redactor {
                         consumed = re.max(p + 1);
                         continue;
                     }
-                    if let Some(key) = key_before(line, p) {
+                    if let Some(key) = key_before(line, blocks, p) {
                         self.key_span(line, key, keys, spans);
                     }
                     if line[p] == b':' {
