@@ -421,7 +421,8 @@ impl Redactor {
         scratch: &mut Scratch,
         summary: &mut Summary,
     ) -> FieldOutcome<'a> {
-        if let Some(kr) = self.key_rule_for(key, value.as_bytes()) {
+        scratch.prepare(self);
+        if let Some(kr) = self.key_rule_for(key, value.as_bytes(), &mut scratch.keys) {
             let rule = &self.key_rules[kr];
             summary.add(self, rule.category, (self.rules.len() + kr) as u32);
             if rule.action == Action::Drop {
@@ -446,8 +447,8 @@ impl Redactor {
     }
 
     /// The key rule that redacts `value` under `key`, if any.
-    fn key_rule_for(&self, key: &str, value: &[u8]) -> Option<usize> {
-        let kr = self.keys.classify(key.as_bytes())?;
+    fn key_rule_for(&self, key: &str, value: &[u8], memo: &mut keys::KeyMemo) -> Option<usize> {
+        let kr = memo.classify(&self.keys, key.as_bytes())?;
         self.key_value_ok(kr, value, true).then_some(kr)
     }
 
