@@ -987,12 +987,10 @@ impl<'p> Builder<'p> {
             })
             .collect();
         let mut number_min_len = [usize::MAX; 32];
-        for (d, slot) in number_min_len.iter_mut().enumerate() {
-            *slot = number_rules
+        for (slot, rules) in number_min_len.iter_mut().zip(&number_rules_for) {
+            *slot = rules
                 .iter()
-                .map(|&i| &self.rules[i])
-                .filter(|r| r.min_digits as usize <= d.max(1) || d == 31)
-                .map(|r| r.min_len)
+                .map(|&i| self.rules[i].min_len)
                 .min()
                 .unwrap_or(usize::MAX);
         }
