@@ -62,11 +62,9 @@ impl From<FormatArg> for Format {
 /// Run the filter.
 pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(args.config.as_deref())?;
-    let problems = config.validate();
-    if !problems.is_empty() {
-        anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
-    }
-    let redactor = super::build_redactor(&config)?;
+    let redactor = config.checked_redactor().map_err(|problems| {
+        anyhow::anyhow!("invalid configuration:\n  {}", problems.join("\n  "))
+    })?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

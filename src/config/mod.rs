@@ -182,18 +182,25 @@ impl Config {
     /// Every semantic problem, each with its dotted path. Building the policy
     /// ([`crate::engine::Redactor::from_config`]) checks the policy section.
     pub fn validate(&self) -> Vec<String> {
+        match self.checked_redactor() {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs,
+        }
+    }
+
+    /// Validate the whole configuration and return the policy's redactor, built once (building
+    /// it is most of start-up: the detectors' DFAs), or every problem found.
+    pub fn checked_redactor(&self) -> Result<crate::engine::Redactor, Vec<String>> {
         let mut errs = Vec::new();
         if self.input.max_line_bytes < 1024 {
             errs.push("input.max_line_bytes: must be at least 1024".to_string());
         }
-        let categories: Option<Vec<String>> =
-            match crate::engine::Redactor::from_config(&self.policy) {
-                Ok(r) => Some(r.categories().map(str::to_string).collect()),
-                Err(e) => {
-                    errs.extend(e.problems().iter().cloned());
-                    None
-                }
-            };
+        let redactor = crate::engine::Redactor::from_config(&self.policy)
+            .map_err(|e| errs.extend(e.problems().iter().cloned()))
+            .ok();
+        let categories: Option<Vec<String>> = redactor
+            .as_ref()
+            .map(|r| r.categories().map(str::to_string).collect());
         errs.extend(crate::retention::problems(
             &self.retention,
             &self.audit,
@@ -201,6 +208,9 @@ impl Config {
         ));
         #[cfg(feature = "serve")]
         errs.extend(self.serve.validate());
-        errs
+        match redactor {
+            Some(r) if errs.is_empty() => Ok(r),
+            _ => Err(errs),
+        }
     }
 }

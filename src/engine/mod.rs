@@ -1100,8 +1100,13 @@ impl<'p> Builder<'p> {
         let regex = meta::Regex::builder()
             .syntax(regex_syntax())
             .configure(
+                // Only used for capture groups and for rules without a dense DFA, always on a
+                // short region: no prefilter and no full DFA of its own (both would be built at
+                // start-up for nothing; the dense DFAs above do the searching).
                 meta::Regex::config()
                     .utf8_empty(false)
+                    .auto_prefilter(false)
+                    .dfa(false)
                     .hybrid_cache_capacity(8 << 20),
             )
             .build(&spec.pattern);
