@@ -62,13 +62,13 @@ impl From<FormatArg> for Format {
 /// Run the filter.
 pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(args.config.as_deref())?;
-    let redactor = config.checked_redactor().map_err(|problems| {
-        anyhow::anyhow!("invalid configuration:\n  {}", problems.join("\n  "))
-    })?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let redactor = config.checked_redactor(threads).map_err(|problems| {
+        anyhow::anyhow!("invalid configuration:\n  {}", problems.join("\n  "))
+    })?;
     let input = open_inputs(&args.files)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 17, stdout.lock());

@@ -182,20 +182,21 @@ impl Config {
     /// Every semantic problem, each with its dotted path. Building the policy
     /// ([`crate::engine::Redactor::from_config`]) checks the policy section.
     pub fn validate(&self) -> Vec<String> {
-        match self.checked_redactor() {
+        match self.checked_redactor(1) {
             Ok(_) => Vec::new(),
             Err(errs) => errs,
         }
     }
 
     /// Validate the whole configuration and return the policy's redactor, built once (building
-    /// it is most of start-up: the detectors' DFAs), or every problem found.
-    pub fn checked_redactor(&self) -> Result<crate::engine::Redactor, Vec<String>> {
+    /// it is most of start-up: the detectors' DFAs, compiled on `threads` threads), or every
+    /// problem found.
+    pub fn checked_redactor(&self, threads: usize) -> Result<crate::engine::Redactor, Vec<String>> {
         let mut errs = Vec::new();
         if self.input.max_line_bytes < 1024 {
             errs.push("input.max_line_bytes: must be at least 1024".to_string());
         }
-        let redactor = crate::engine::Redactor::from_config(&self.policy)
+        let redactor = crate::engine::Redactor::from_config_threads(&self.policy, threads)
             .map_err(|e| errs.extend(e.problems().iter().cloned()))
             .ok();
         let categories: Option<Vec<String>> = redactor

@@ -310,6 +310,15 @@ impl Redactor {
 
     /// Build from a policy. Reads the pseudonym key and extra packs it names.
     pub fn from_config(policy: &PolicyConfig) -> Result<Redactor, EngineError> {
+        Redactor::from_config_threads(policy, 1)
+    }
+
+    /// [`Redactor::from_config`], compiling the rules' automata on `threads` threads: most of
+    /// start-up is spent there, and a filter asked to use N cores can use them from the start.
+    pub fn from_config_threads(
+        policy: &PolicyConfig,
+        threads: usize,
+    ) -> Result<Redactor, EngineError> {
         let mut problems = Vec::new();
         let mut packs = Vec::new();
         if policy.builtin_packs {
@@ -334,7 +343,7 @@ impl Redactor {
             },
             None => None,
         };
-        let r = Builder::new(policy, pseudonym, &mut problems).build(&packs, &policy.keys);
+        let r = Builder::new(policy, pseudonym, &mut problems).build(&packs, &policy.keys, threads);
         if problems.is_empty() {
             Ok(r)
         } else {
@@ -774,6 +783,71 @@ pub(crate) enum Dense {
     Anchored(Box<dfa::dense::DFA<Vec<u32>>>),
 }
 
+/// A rule's pattern, compiled: the meta regex (captures, and the search of rules without a
+/// dense DFA) and the dense DFAs.
+struct Compiled {
+    regex: Result<meta::Regex, String>,
+    dense: Option<Dense>,
+}
+
+fn compile(spec: &pack::RuleSpec) -> Compiled {
+    let regex = meta::Regex::builder()
+        .syntax(regex_syntax())
+        .configure(
+            // Only used for capture groups and for rules without a dense DFA, always on a
+            // short region: no prefilter and no full DFA of its own (both would be built at
+            // start-up for nothing; the dense DFAs do the searching).
+            meta::Regex::config()
+                .utf8_empty(false)
+                .auto_prefilter(false)
+                .dfa(false)
+                .hybrid_cache_capacity(8 << 20),
+        )
+        .build(&spec.pattern)
+        .map_err(|e| e.to_string());
+    let dense = regex.as_ref().ok().and_then(|_| {
+        dense_dfa(
+            &spec.pattern,
+            matches!(spec.trigger, TriggerKind::Literal | TriggerKind::Number),
+        )
+    });
+    Compiled { regex, dense }
+}
+
+/// Compile every rule, in order, on up to `threads` threads taking rules from a shared counter.
+fn compile_all(specs: &[&pack::RuleSpec], threads: usize) -> Vec<Compiled> {
+    let threads = threads.min(specs.len());
+    if threads <= 1 {
+        return specs.iter().map(|s| compile(s)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(spec) = specs.get(i) else {
+                return done;
+            };
+            done.push((i, compile(spec)));
+        }
+    };
+    let mut out: Vec<Option<Compiled>> = specs.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mine = work();
+        for (i, c) in helpers
+            .into_iter()
+            .flat_map(|h| h.join().expect("rule compilation does not panic"))
+            .chain(mine)
+        {
+            out[i] = Some(c);
+        }
+    });
+    out.into_iter()
+        .map(|c| c.expect("every rule compiled"))
+        .collect()
+}
+
 /// Compile a pattern to dense DFAs: anchored and forward-only when the rule is only ever
 /// searched at known starts (a literal, a token start). Gives up (`None`, the lazy DFA is
 /// used) past a size limit, so a
@@ -945,10 +1019,18 @@ impl<'p> Builder<'p> {
             .unwrap_or(self.policy.default_action)
     }
 
-    fn build(mut self, packs: &[LoadedPack], extra_keys: &[KeyRuleSpec]) -> Redactor {
+    fn build(
+        mut self,
+        packs: &[LoadedPack],
+        extra_keys: &[KeyRuleSpec],
+        threads: usize,
+    ) -> Redactor {
+        let specs: Vec<&pack::RuleSpec> = packs.iter().flat_map(|p| &p.pack.rules).collect();
+        let mut compiled = compile_all(&specs, threads).into_iter();
         for p in packs {
             for spec in &p.pack.rules {
-                self.add_rule(&p.file, spec);
+                let c = compiled.next().expect("one compiled entry per rule");
+                self.add_rule(&p.file, spec, c);
             }
             for spec in &p.pack.key_rules {
                 self.add_key_rule(&p.file, spec);
@@ -1092,32 +1174,16 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec) {
+    fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec, compiled: Compiled) {
         let Some(category) = self.admit(file, &spec.id, &spec.category) else {
             return;
         };
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
-        let regex = meta::Regex::builder()
-            .syntax(regex_syntax())
-            .configure(
-                // Only used for capture groups and for rules without a dense DFA, always on a
-                // short region: no prefilter and no full DFA of its own (both would be built at
-                // start-up for nothing; the dense DFAs above do the searching).
-                meta::Regex::config()
-                    .utf8_empty(false)
-                    .auto_prefilter(false)
-                    .dfa(false)
-                    .hybrid_cache_capacity(8 << 20),
-            )
-            .build(&spec.pattern);
+        let Compiled { regex, dense } = compiled;
         let regex = match regex {
             Ok(r) => r,
             Err(e) => return self.problems.push(fail(format!("pattern: {e}"))),
         };
-        let dense = dense_dfa(
-            &spec.pattern,
-            matches!(spec.trigger, TriggerKind::Literal | TriggerKind::Number),
-        );
         let Ok(validator) = self.validator(file, &spec.id, spec.validator.as_deref()) else {
             return;
         };
