@@ -377,12 +377,27 @@ fn email_region(line: &[u8], at: usize, at_end: usize) -> (usize, usize) {
     (s, e)
 }
 
+/// A cheap necessary condition for [`colon_region`] at the `:` at `pos`, from the event mask
+/// (a superset of the colons): an IPv6 address has six colons or more, or two adjacent ones,
+/// within 64 bytes on either side. Times (`08:21:36`) and `host:port` fail it without a walk.
+#[inline]
+fn ipv6_colons_near(blocks: &[Block], pos: usize) -> bool {
+    let (k, b) = (pos / 64, pos % 64);
+    let event = |i: Option<usize>| i.and_then(|i| blocks.get(i)).map_or(0, |m| m.event) as u128;
+    let cur = event(Some(k));
+    // Bit 63 of `before` is byte `pos - 1`, bit 0 of `after` is byte `pos`.
+    let before = ((cur << 64 | event(k.checked_sub(1))) >> b) as u64;
+    let after = ((event(Some(k + 1)) << 64 | cur) >> b) as u64;
+    let adjacent = before & (before >> 1) | after & (after >> 1) | (before >> 63 & after);
+    before.count_ones() + after.count_ones() >= 6 || adjacent != 0
+}
+
 /// Extent of the hex/colon run around the `:` at `pos`, if it can hold an IPv6 address.
-fn colon_region(line: &[u8], pos: usize) -> Option<(usize, usize)> {
+fn colon_region(line: &[u8], blocks: &[Block], pos: usize) -> Option<(usize, usize)> {
     let n = line.len();
     let before_ok = pos > 0 && is_hex_or_colon(line[pos - 1]);
     let after_ok = pos + 1 < n && is_hex_or_colon(line[pos + 1]);
-    if !(before_ok && after_ok) {
+    if !(before_ok && after_ok && ipv6_colons_near(blocks, pos)) {
         return None;
     }
     let mut s = pos;
@@ -453,6 +468,14 @@ impl Redactor {
                 if digit_runs >> b & 1 != 0 {
                     // The token holding this digit run (from where the last region ended).
                     let (ts, te, digits) = token_around(blocks, p, consumed, n);
+                    // A token that no separator joins to the next one is its own region (with
+                    // at most `+(` before it): too short for every rule, it is done.
+                    if te - ts + 2 < self.number_min_len[(digits as usize).min(31)]
+                        && (te >= n || !is_number_sep(line[te]))
+                    {
+                        consumed = te;
+                        continue;
+                    }
                     let (rs, re, d) = number_region(line, blocks, ts, te, digits);
                     let (rs, d) = skip_benign_prefix(line, rs, re, d);
                     if re - rs >= self.number_min_len[(d as usize).min(31)] {
@@ -470,7 +493,7 @@ impl Redactor {
                         self.key_span(line, key, keys, spans);
                     }
                     if line[p] == b':' {
-                        if let Some((rs, re)) = colon_region(line, p) {
+                        if let Some((rs, re)) = colon_region(line, blocks, p) {
                             self.confirm_region(&self.colon_rules, line, rs, re, 0, caches, spans);
                             consumed = re;
                         }
@@ -865,14 +888,22 @@ mod tests {
         let at = l.iter().position(|&b| b == b'@').unwrap();
         let (s, e) = email_region(l, at, at + 1);
         assert_eq!(&l[s..e], b"Jean.Dupont+x@mail.example.fr");
+        let colons = |l: &[u8], pos: usize| colon_region(l, &masks(l), pos);
         let l = b"from [2a00:fd2f::1]:443";
-        let (s, e) = colon_region(l, 10).unwrap();
+        let (s, e) = colons(l, 10).unwrap();
         assert_eq!(&l[s..e], b"2a00:fd2f::1");
-        assert!(colon_region(b"at 13:11 ok", 5).is_none());
-        assert!(colon_region(b"at 08:21:36.123 ok", 5).is_none());
-        assert!(colon_region(b"ip 2001:db8:0:0:0:0:2:1 ok", 7).is_some());
-        assert!(colon_region(b"ip 0:0:0:0:0:ffff:1.2.3.4 ok", 4).is_some());
-        assert!(colon_region(b"std::vec", 3).is_none());
+        assert!(colons(b"at 13:11 ok", 5).is_none());
+        assert!(colons(b"at 08:21:36.123 ok", 5).is_none());
+        assert!(colons(b"ip 2001:db8:0:0:0:0:2:1 ok", 7).is_some());
+        assert!(colons(b"ip 0:0:0:0:0:ffff:1.2.3.4 ok", 4).is_some());
+        assert!(colons(b"std::vec", 3).is_none());
+        // The `::` may come after the first colon, and a long line puts the address across
+        // a block boundary.
+        let mut l = vec![b'x'; 60];
+        l.extend_from_slice(b" 2001:db8::1 ok");
+        assert!(colons(&l, 65).is_some());
+        assert!(!ipv6_colons_near(&masks(b"at 08:21:36.123 ok"), 5));
+        assert!(ipv6_colons_near(&masks(b"fe80::1"), 4));
     }
 
     #[test]
