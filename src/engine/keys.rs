@@ -124,7 +124,7 @@ pub(crate) struct KeyMemo {
     entries: Box<[MemoEntry; MEMO_SLOTS]>,
 }
 
-const MEMO_SLOTS: usize = 256;
+const MEMO_SLOTS: usize = 4096;
 const MEMO_KEY: usize = 30;
 
 #[derive(Debug, Clone, Copy)]
@@ -184,7 +184,7 @@ fn memo_slot(raw: &[u8]) -> usize {
     };
     let n = raw.len();
     let h = word(&raw[..n.min(8)]) ^ word(&raw[n.saturating_sub(8)..]).rotate_left(29) ^ n as u64;
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
 }
 
 /// The longest word of a key pattern (`first_name` -> `first`, `dateOfBirth` -> `birth`,
