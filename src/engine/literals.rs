@@ -21,6 +21,13 @@ fn pair_key(a: u8, b: u8) -> usize {
     (fold(a) as usize) << 8 | fold(b) as usize
 }
 
+/// Bit of the three-byte filter: the folded two-byte start and the folded third byte, mixed
+/// into 16 bits.
+#[inline]
+fn triple_key(pair: usize, c: u8) -> usize {
+    ((pair << 8 | fold(c) as usize) as u32).wrapping_mul(0x9E37_79B1) as usize >> 16
+}
+
 /// One literal and what it stands for.
 #[derive(Debug)]
 pub(crate) struct Literal<T> {
@@ -40,6 +47,9 @@ impl<T> Literal<T> {
 #[derive(Debug)]
 pub(crate) struct LiteralIndex<T> {
     starts: Box<[u64; 1024]>,
+    /// Three-byte starts, hashed (every third byte for a two-byte literal): most two-byte
+    /// hits at token starts (`id`, `ti`, `st`) end there.
+    triples: Box<[u64; 1024]>,
     /// Literals sorted by their folded two-byte start.
     literals: Vec<(u16, Literal<T>)>,
     /// Bytes that start a literal (both cases for a case-insensitive one).
@@ -50,6 +60,7 @@ impl<T> Default for LiteralIndex<T> {
     fn default() -> Self {
         LiteralIndex {
             starts: Box::new([0; 1024]),
+            triples: Box::new([0; 1024]),
             literals: Vec::new(),
             first: [false; 256],
         }
@@ -72,6 +83,14 @@ impl<T> LiteralIndex<T> {
         }
         let key = pair_key(lit[0], lit[1]);
         self.starts[key >> 6] |= 1 << (key & 63);
+        let thirds = match lit.get(2) {
+            Some(&c) => c..=c,
+            None => 0..=u8::MAX,
+        };
+        for c in thirds {
+            let t = triple_key(key, c);
+            self.triples[t >> 6] |= 1 << (t & 63);
+        }
         self.first[lit[0] as usize] = true;
         if case_insensitive {
             self.first[lit[0].to_ascii_lowercase() as usize] = true;
@@ -102,14 +121,17 @@ impl<T> LiteralIndex<T> {
         self.first[b as usize]
     }
 
-    /// Whether some literal starts with the two bytes at `at` (a quick, branch-free test:
-    /// [`LiteralIndex::at`] says which, if any, really occur).
+    /// Whether some literal may start with the bytes at `at`: its first two bytes, and its
+    /// third up to a hash collision (a quick, branch-free test: [`LiteralIndex::at`] says
+    /// which, if any, really occur).
     #[inline]
     pub(crate) fn may_start_at(&self, line: &[u8], at: usize) -> bool {
         let a = line.get(at).copied().unwrap_or(0);
         let b = line.get(at + 1).copied().unwrap_or(0);
+        let c = line.get(at + 2).copied().unwrap_or(0);
         let key = pair_key(a, b);
-        self.starts[key >> 6] >> (key & 63) & 1 != 0
+        let t = triple_key(key, c);
+        self.starts[key >> 6] >> (key & 63) & self.triples[t >> 6] >> (t & 63) & 1 != 0
     }
 
     /// Every literal that occurs at `line[at..]`.
@@ -166,5 +188,9 @@ mod tests {
         assert_eq!(found(b"bearer", 0), Vec::<i32>::new());
         assert_eq!(found(b"b", 0), Vec::<i32>::new());
         assert!(ix.can_start(b':') && ix.can_start(b'B') && !ix.can_start(b'E'));
+        assert!(ix.may_start_at(b"x eyJhbG", 2) && ix.may_start_at(b"BEARER", 0));
+        assert!(!ix.may_start_at(b"x eyZ", 2) && !ix.may_start_at(b"x ey", 2));
+        ix.add(b"id", true, 6).unwrap();
+        assert!(ix.may_start_at(b"Id", 0) && ix.may_start_at(b"id=", 0));
     }
 }
