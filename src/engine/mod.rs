@@ -755,20 +755,20 @@ struct JsonCursor {
 
 impl JsonCursor {
     fn in_string_at(&mut self, line: &[u8], to: usize) -> bool {
+        // From quote or backslash to the next, not byte by byte.
         while self.pos < to {
-            let b = line[self.pos];
-            if self.in_string {
-                if b == b'\\' {
-                    self.pos += 2;
-                    continue;
-                }
-                if b == b'"' {
-                    self.in_string = false;
-                }
-            } else if b == b'"' {
-                self.in_string = true;
+            let Some(i) = memchr::memchr2(b'"', b'\\', &line[self.pos..to]) else {
+                self.pos = to;
+                break;
+            };
+            let p = self.pos + i;
+            if line[p] == b'"' {
+                self.in_string = !self.in_string;
+                self.pos = p + 1;
+            } else {
+                // An escape inside a string hides the byte after it.
+                self.pos = p + 1 + self.in_string as usize;
             }
-            self.pos += 1;
         }
         self.in_string
     }
