@@ -220,6 +220,7 @@ struct Shared {
 
 fn work(jobs: &Mutex<mpsc::Receiver<Job>>, shared: &Shared) {
     let mut scratch = Scratch::default();
+    let mut kept = redact::KeptValues::default();
     loop {
         // Holding the lock while waiting is the point: idle workers queue on the mutex and
         // the first in line takes the next job.
@@ -232,7 +233,7 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, shared: &Shared) {
             // The client gave up (request timeout): it will retry, skip the work.
             continue;
         }
-        let verdict = process(job.body, job.receiver, shared, &mut scratch);
+        let verdict = process(job.body, job.receiver, shared, &mut scratch, &mut kept);
         let _ = job.reply.send(verdict);
     }
 }
@@ -243,6 +244,7 @@ fn process(
     receiver: &'static str,
     shared: &Shared,
     scratch: &mut Scratch,
+    kept: &mut redact::KeptValues,
 ) -> Result<Accepted, SubmitError> {
     let mut request = match body {
         Body::Decoded(r) => r,
@@ -258,10 +260,10 @@ fn process(
     shared.counters.received(signal, received);
     let (report, tally) = match &shared.processing {
         Processing::Redact(redactor) => {
-            redact::redact_and_tag(redactor, None, receiver, scratch, &mut request)
+            redact::redact_and_tag(redactor, None, receiver, scratch, kept, &mut request)
         }
         Processing::RedactAndTag(redactor, tags) => {
-            redact::redact_and_tag(redactor, Some(tags), receiver, scratch, &mut request)
+            redact::redact_and_tag(redactor, Some(tags), receiver, scratch, kept, &mut request)
         }
         Processing::Passthrough => Default::default(),
     };

@@ -35,6 +35,7 @@ use opentelemetry_proto::tonic::metrics::v1::{Exemplar, Metric};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::payload::{data_points as points, Request};
@@ -48,6 +49,48 @@ pub(crate) use tag::Tally;
 /// bound nesting (prost at 100 messages, serde_json at 128 levels); this keeps the walker's
 /// own recursion far from the stack limit. Deeper records are rejected, not forwarded.
 pub(crate) const MAX_DEPTH: usize = 32;
+
+/// Attribute values the engine kept unchanged, with their key, so that a value seen again
+/// (an HTTP method, a route, a status code, a user agent, a feature flag: most attributes
+/// have few distinct values) skips the engine. Only `Keep` outcomes are remembered: the engine
+/// is a pure function of key and value, and a kept value adds nothing to the summary, so the
+/// result is the same as calling it. One per worker, like the engine's scratch space; bounded
+/// by [`KEPT_MAX_ENTRIES`] values of at most [`KEPT_MAX_LEN`] bytes, and emptied when full.
+/// Hashed with the standard library's keyed hasher, so clients cannot aim collisions at it.
+#[derive(Debug, Default)]
+pub(crate) struct KeptValues {
+    set: HashSet<Box<[u8]>>,
+    /// `key`, 0xFF (never in UTF-8), `value`: the entry looked up last.
+    probe: Vec<u8>,
+}
+
+const KEPT_MAX_ENTRIES: usize = 4096;
+const KEPT_MAX_LEN: usize = 256;
+
+impl KeptValues {
+    /// Whether `value` under `key` is known to be kept; remembers it for [`Self::remember`].
+    fn seen(&mut self, key: &str, value: &str) -> bool {
+        self.probe.clear();
+        if key.len() + value.len() >= KEPT_MAX_LEN {
+            return false;
+        }
+        self.probe.extend_from_slice(key.as_bytes());
+        self.probe.push(0xFF);
+        self.probe.extend_from_slice(value.as_bytes());
+        self.set.contains(&self.probe[..])
+    }
+
+    /// Remember the pair last passed to [`Self::seen`] as kept.
+    fn remember(&mut self) {
+        if self.probe.is_empty() {
+            return;
+        }
+        if self.set.len() >= KEPT_MAX_ENTRIES {
+            self.set.clear();
+        }
+        self.set.insert(self.probe.as_slice().into());
+    }
+}
 
 /// A record that cannot be redacted safely.
 #[derive(Debug)]
@@ -67,21 +110,25 @@ pub(crate) struct Report {
 /// Redact a whole request in place.
 #[cfg(test)]
 pub(crate) fn redact(redactor: &Redactor, scratch: &mut Scratch, request: &mut Request) -> Report {
-    redact_and_tag(redactor, None, "test", scratch, request).0
+    let mut kept = KeptValues::default();
+    redact_and_tag(redactor, None, "test", scratch, &mut kept, request).0
 }
 
 /// Redact a whole request in place, then (with `tags`) write each record's retention class
-/// and redaction summary (see [`tag`]). `receiver` names where the request came in.
+/// and redaction summary (see [`tag`]). `receiver` names where the request came in. `kept`
+/// must only ever have been used with this `redactor`.
 pub(crate) fn redact_and_tag(
     redactor: &Redactor,
     tags: Option<&Tags>,
     receiver: &str,
     scratch: &mut Scratch,
+    kept: &mut KeptValues,
     request: &mut Request,
 ) -> (Report, Tally) {
     let mut w = Walker {
         redactor,
         scratch,
+        kept,
         summary: Summary::default(),
         report: Report::default(),
         tags,
@@ -100,6 +147,7 @@ pub(crate) fn redact_and_tag(
 struct Walker<'a> {
     redactor: &'a Redactor,
     scratch: &'a mut Scratch,
+    kept: &'a mut KeptValues,
     summary: Summary,
     report: Report,
     tags: Option<&'a Tags>,
@@ -393,20 +441,13 @@ impl Walker<'_> {
         let Some(v) = value else { return Ok(true) };
         let outcome = match v {
             Value::StringValue(s) => {
-                let outcome =
-                    into_owned(
-                        self.redactor
-                            .redact_field(key, s, self.scratch, &mut self.summary),
-                    );
+                let outcome = self.field(key, s);
                 return Ok(apply_to_string(outcome, s));
             }
             Value::IntValue(i) => {
                 let mut buf = [0u8; 20];
                 let digits = format_i64(*i, &mut buf);
-                into_owned(
-                    self.redactor
-                        .redact_field(key, digits, self.scratch, &mut self.summary),
-                )
+                self.field(key, digits)
             }
             Value::BytesValue(b) => return Ok(self.keyed_bytes(key, b)),
             Value::ArrayValue(a) => {
@@ -439,6 +480,23 @@ impl Walker<'_> {
             }
             Owned::Drop => false,
         })
+    }
+
+    /// The engine's outcome for `value` under `key`, skipping the engine for a pair it kept
+    /// before.
+    fn field(&mut self, key: &str, value: &str) -> Owned {
+        if self.kept.seen(key, value) {
+            return Owned::Keep;
+        }
+        let outcome =
+            into_owned(
+                self.redactor
+                    .redact_field(key, value, self.scratch, &mut self.summary),
+            );
+        if matches!(outcome, Owned::Keep) {
+            self.kept.remember();
+        }
+        outcome
     }
 
     fn keyed_bytes(&mut self, key: &str, b: &mut Vec<u8>) -> bool {

@@ -355,3 +355,48 @@ fn formats_every_i64() {
         assert_eq!(format_i64(i, &mut buf), i.to_string());
     }
 }
+
+#[test]
+fn kept_values_memo_gives_the_engines_result() {
+    let redactor = Redactor::builtin().unwrap();
+    let request = || {
+        let mut r = record();
+        r.attributes.extend([
+            kv("http.method", s("GET")),
+            kv("note", s("call +33 6 12 34 56 78")),
+            kv("user.email", s("GET")),
+            kv("count", i(4111111111111111)),
+        ]);
+        logs(vec![r.clone(), r])
+    };
+    let mut fresh = request();
+    let want = redact(&redactor, &mut Scratch::default(), &mut fresh);
+    // The same worker memo over several requests: every one comes out as without it.
+    let (mut scratch, mut kept) = (Scratch::default(), KeptValues::default());
+    for _ in 0..3 {
+        let mut again = request();
+        let got = redact_and_tag(&redactor, None, "test", &mut scratch, &mut kept, &mut again).0;
+        assert_eq!(got, want);
+        assert_eq!(again, fresh);
+    }
+    assert!(kept.seen("http.method", "GET"));
+    assert!(!kept.seen("user.email", "GET"), "remembered per key");
+    assert!(
+        !kept.seen("note", "call +33 6 12 34 56 78"),
+        "changed values are not kept"
+    );
+}
+
+#[test]
+fn kept_values_memo_is_bounded() {
+    let mut kept = KeptValues::default();
+    for n in 0..3 * KEPT_MAX_ENTRIES {
+        assert!(!kept.seen("k", &n.to_string()));
+        kept.remember();
+        assert!(kept.set.len() <= KEPT_MAX_ENTRIES);
+    }
+    let long = "x".repeat(KEPT_MAX_LEN);
+    assert!(!kept.seen("k", &long));
+    kept.remember();
+    assert!(!kept.seen("k", &long));
+}
