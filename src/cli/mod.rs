@@ -63,9 +63,12 @@ pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     }
 }
 
-/// Build the redactor of a config, reporting every problem.
-pub(crate) fn build_redactor(config: &Config) -> anyhow::Result<crate::engine::Redactor> {
-    crate::engine::Redactor::from_config(&config.policy).map_err(|e| {
+/// Build the redactor of a config, compiling on `threads` threads, reporting every problem.
+pub(crate) fn build_redactor(
+    config: &Config,
+    threads: usize,
+) -> anyhow::Result<crate::engine::Redactor> {
+    crate::engine::Redactor::from_config_threads(&config.policy, threads).map_err(|e| {
         let list = e.problems().join("\n  ");
         anyhow::anyhow!("invalid policy:\n  {list}")
     })

@@ -44,7 +44,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     policy.actions.clear();
     policy.rule_actions.clear();
     policy.pseudonym = None;
-    let redactor = super::build_redactor(&config)?;
+    let redactor = super::build_redactor(&config, 1)?;
     let max_line = config.input.max_line_bytes.max(1024);
     let total: u64 = args
         .files

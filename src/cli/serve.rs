@@ -47,7 +47,13 @@ fn parse_protocol(s: &str) -> Result<UpstreamProtocol, String> {
 /// Run the proxy until SIGTERM or SIGINT, then drain and return.
 pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     init_logging();
-    let redactor = super::build_redactor(&config)?;
+    // The rules compile on as many threads as the workers will use (start-up, and readiness
+    // of a new sidecar, is mostly that).
+    let compile_threads = args.threads.or(config.serve.worker_threads).map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n.get(),
+    );
+    let redactor = super::build_redactor(&config, compile_threads)?;
     let tags = build_tags(&config, &redactor)?;
     let serve = resolve(&args, config.serve, |k| std::env::var(k).ok())?;
     let threads = serve.worker_threads.map_or_else(
