@@ -85,8 +85,16 @@ fn main() {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
     };
-    let num =
-        |name: &str, default: u64| value(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` (CI) runs this target without
+    // it: then one short round of each case, as a smoke test that every path moves records.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    if smoke {
+        println!("proxy bench: smoke run (no --bench: run `cargo bench --bench proxy` to measure)");
+    }
+    let num = |name: &str, default: u64| {
+        let default = if smoke { 1 } else { default };
+        value(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
     let list = |name: &str, all: &[&'static str]| -> Vec<&'static str> {
         let wanted = value(name).map_or(String::new(), Clone::clone);
         all.iter()
@@ -99,12 +107,17 @@ fn main() {
         rounds: num("--rounds", 3).max(1) as usize,
         transports: list("--transports", &["grpc", "http"]),
         modes: list("--modes", &["passthrough", "redact"]),
+        smoke,
         overload: if args.iter().any(|a| a == "--no-overload") {
             None
         } else {
             Some(Overload {
                 window: Duration::from_secs(num("--overload-seconds", 5)),
-                delay: Duration::from_millis(num("--upstream-delay-ms", 250)),
+                delay: Duration::from_millis(
+                    value("--upstream-delay-ms")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(250),
+                ),
             })
         },
     };
@@ -112,6 +125,8 @@ fn main() {
 }
 
 struct Plan {
+    /// One short round, failing if a case moves no record.
+    smoke: bool,
     window: Duration,
     rounds: usize,
     transports: Vec<&'static str>,
@@ -221,6 +236,12 @@ fn parent(plan: &Plan) {
                 r.cpu_per_million(),
                 r.hwm_kib as f64 / 1024.0,
                 r.parent_cpu * 100.0,
+            );
+            assert!(
+                !plan.smoke || r.records > 0,
+                "{} {}: no record acknowledged",
+                case.transport,
+                case.mode
             );
             case.rounds.push(r);
         }
