@@ -46,26 +46,27 @@ pub(crate) fn classify(line: &[u8], classes: &[u8; 256], out: &mut Vec<Block>) {
         // One block in registers, written once: eight groups of eight class bytes.
         let mut m = Block::default();
         for (g, group) in block.chunks_exact(8).enumerate() {
-            // The eight class bytes of the group, assembled in a register.
-            let mut v = 0u64;
-            for (k, &b) in group.iter().enumerate() {
-                v |= (classes[b as usize] as u64) << (8 * k);
-            }
-            add_group(&mut m, g, v);
+            add_group(&mut m, g, group_classes(group, classes));
         }
         out.push(m);
     }
     if !tail.is_empty() {
         let mut m = Block::default();
         for (g, group) in tail.chunks(8).enumerate() {
-            let mut v = 0u64;
-            for (k, &b) in group.iter().enumerate() {
-                v |= (classes[b as usize] as u64) << (8 * k);
-            }
-            add_group(&mut m, g, v);
+            add_group(&mut m, g, group_classes(group, classes));
         }
         out.push(m);
     }
+}
+
+/// The class bytes of up to eight bytes, assembled in a register (byte `k` in byte `k`).
+#[inline(always)]
+fn group_classes(group: &[u8], classes: &[u8; 256]) -> u64 {
+    let mut v = 0u64;
+    for (k, &b) in group.iter().enumerate() {
+        v |= (classes[b as usize] as u64) << (8 * k);
+    }
+    v
 }
 
 /// Add the class bytes `v` of group `g` (bytes `8g..8g+8`) of a block to its masks.
