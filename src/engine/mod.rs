@@ -814,11 +814,12 @@ fn compile(spec: &pack::RuleSpec) -> Compiled {
     Compiled { regex, dense }
 }
 
-/// Compile every rule, in order, on up to `threads` threads taking rules from a shared counter.
-fn compile_all(specs: &[&pack::RuleSpec], threads: usize) -> Vec<Compiled> {
+/// Compile the rules given (`None`: a rule the policy turns off), in order, on up to
+/// `threads` threads taking rules from a shared counter.
+fn compile_all(specs: &[Option<&pack::RuleSpec>], threads: usize) -> Vec<Option<Compiled>> {
     let threads = threads.min(specs.len());
     if threads <= 1 {
-        return specs.iter().map(|s| compile(s)).collect();
+        return specs.iter().map(|s| s.map(compile)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
@@ -828,7 +829,7 @@ fn compile_all(specs: &[&pack::RuleSpec], threads: usize) -> Vec<Compiled> {
             let Some(spec) = specs.get(i) else {
                 return done;
             };
-            done.push((i, compile(spec)));
+            done.push((i, spec.map(compile)));
         }
     };
     let mut out: Vec<Option<Compiled>> = specs.iter().map(|_| None).collect();
@@ -840,12 +841,10 @@ fn compile_all(specs: &[&pack::RuleSpec], threads: usize) -> Vec<Compiled> {
             .flat_map(|h| h.join().expect("rule compilation does not panic"))
             .chain(mine)
         {
-            out[i] = Some(c);
+            out[i] = c;
         }
     });
-    out.into_iter()
-        .map(|c| c.expect("every rule compiled"))
-        .collect()
+    out
 }
 
 /// Compile a pattern to dense DFAs: anchored and forward-only when the rule is only ever
@@ -1025,7 +1024,16 @@ impl<'p> Builder<'p> {
         extra_keys: &[KeyRuleSpec],
         threads: usize,
     ) -> Redactor {
-        let specs: Vec<&pack::RuleSpec> = packs.iter().flat_map(|p| &p.pack.rules).collect();
+        // Rules the policy turns off are not compiled (`admit` drops them below).
+        let specs: Vec<Option<&pack::RuleSpec>> = packs
+            .iter()
+            .flat_map(|p| &p.pack.rules)
+            .map(|r| {
+                let off = self.disabled.contains(r.id.as_str())
+                    || self.disabled.contains(r.category.as_str());
+                (!off).then_some(r)
+            })
+            .collect();
         let mut compiled = compile_all(&specs, threads).into_iter();
         for p in packs {
             for spec in &p.pack.rules {
@@ -1174,10 +1182,11 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec, compiled: Compiled) {
+    fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec, compiled: Option<Compiled>) {
         let Some(category) = self.admit(file, &spec.id, &spec.category) else {
             return;
         };
+        let compiled = compiled.expect("an admitted rule is compiled");
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
         let Compiled { regex, dense } = compiled;
         let regex = match regex {
