@@ -35,11 +35,94 @@ fn pack(x: u64) -> u64 {
     (x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
+/// A class table and how [`classify`] computes it: with SSE2 compares when the table is the
+/// one the byte pass builds (fixed classes, and literal first bytes that are every letter and
+/// digit or none, plus at most four other bytes), from the table eight bytes at a time
+/// otherwise.
+#[derive(Debug, Clone)]
+pub(crate) struct Classes {
+    table: [u8; 256],
+    /// The non-alphanumeric bytes that start a literal (`:`, `-`, `%`, `\\`), when the vector
+    /// path applies.
+    punct: Option<[u8; 4]>,
+    /// Whether every letter, and every digit, is marked as a literal start.
+    alpha_literals: bool,
+    digit_literals: bool,
+}
+
+/// The fixed part of the class of `b`: everything but [`LITERAL_FIRST`].
+fn fixed_class(b: u8) -> u8 {
+    let mut c = match b {
+        b'0'..=b'9' => WORD | DIGIT,
+        b'a'..=b'z' | b'A'..=b'Z' => WORD,
+        b'@' | b':' | b'=' | b'>' => EVENT,
+        _ => 0,
+    };
+    if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || b >= 0x80 {
+        c |= KEY;
+    }
+    c
+}
+
+impl Classes {
+    /// The classes of `table`, and whether the vector path computes exactly them.
+    pub(crate) fn new(table: [u8; 256]) -> Classes {
+        let fixed = (0..=255u8).all(|b| table[b as usize] & !LITERAL_FIRST == fixed_class(b));
+        let lit = |b: u8| table[b as usize] & LITERAL_FIRST != 0;
+        let uniform = |set: &mut dyn Iterator<Item = u8>| {
+            let marks: Vec<bool> = set.map(lit).collect();
+            marks.iter().all(|&x| x == marks[0]).then_some(marks[0])
+        };
+        let alpha = uniform(&mut (0..=255u8).filter(u8::is_ascii_alphabetic));
+        let digit = uniform(&mut (b'0'..=b'9'));
+        let others: Vec<u8> = (1..=255u8)
+            .filter(|b| !b.is_ascii_alphanumeric() && lit(*b))
+            .collect();
+        // Unused slots repeat a byte already in the set (or, with none, a letter or digit when
+        // those are marked; with neither, `punct` stays `None` and the table is used).
+        let marked = match (alpha, digit) {
+            (Some(true), _) => Some(b'a'),
+            (_, Some(true)) => Some(b'0'),
+            _ => None,
+        };
+        let filler = others.first().copied().or(marked);
+        let punct = filler
+            .filter(|_| fixed && alpha.is_some() && digit.is_some() && others.len() <= 4)
+            .map(|f| {
+                let mut p = [f; 4];
+                p[..others.len()].copy_from_slice(&others);
+                p
+            });
+        Classes {
+            table,
+            punct,
+            alpha_literals: alpha == Some(true),
+            digit_literals: digit == Some(true),
+        }
+    }
+}
+
 /// Classify `line` into `out` (cleared first), one [`Block`] per 64 bytes; bytes past the end
 /// of the line have no class.
-pub(crate) fn classify(line: &[u8], classes: &[u8; 256], out: &mut Vec<Block>) {
+pub(crate) fn classify(line: &[u8], classes: &Classes, out: &mut Vec<Block>) {
     out.clear();
     out.reserve(line.len().div_ceil(64));
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(punct) = classes.punct {
+        let blocks = line.chunks_exact(64);
+        let tail = blocks.remainder();
+        for block in blocks {
+            let block = block.try_into().expect("64 bytes");
+            out.push(sse2::block(block, &punct, classes));
+        }
+        if !tail.is_empty() {
+            let mut padded = [0u8; 64];
+            padded[..tail.len()].copy_from_slice(tail);
+            out.push(sse2::block(&padded, &punct, classes));
+        }
+        return;
+    }
+    let classes = &classes.table;
     let blocks = line.chunks_exact(64);
     let tail = blocks.remainder();
     for block in blocks {
@@ -80,6 +163,73 @@ fn add_group(block: &mut Block, g: usize, v: u64) {
     block.key |= pack(v >> 4) << shift;
 }
 
+/// The vector path: SSE2 is part of every x86-64 CPU (`safe_arch` exposes it safely).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use super::Block;
+    use safe_arch::*;
+
+    #[inline(always)]
+    fn eq(v: m128i, b: u8) -> m128i {
+        cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b as i8))
+    }
+
+    /// Whether each byte lies in `lo..=hi` (both below 0x80; bytes from 0x80 compare as
+    /// negative and fail).
+    #[inline(always)]
+    fn within(v: m128i, lo: u8, hi: u8) -> m128i {
+        bitand_m128i(
+            cmp_gt_mask_i8_m128i(v, set_splat_i8_m128i(lo as i8 - 1)),
+            cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(hi as i8 + 1)),
+        )
+    }
+
+    #[inline(always)]
+    fn bits(v: m128i) -> u64 {
+        move_mask_i8_m128i(v) as u32 as u64
+    }
+
+    #[inline(always)]
+    fn or(a: m128i, b: m128i) -> m128i {
+        bitor_m128i(a, b)
+    }
+
+    /// The masks of 64 bytes.
+    #[inline(always)]
+    pub(super) fn block(b: &[u8; 64], punct: &[u8; 4], classes: &super::Classes) -> Block {
+        let mut m = Block::default();
+        for (k, chunk) in b.chunks_exact(16).enumerate() {
+            let v = load_unaligned_m128i(chunk.try_into().expect("16 bytes"));
+            let digit = within(v, b'0', b'9');
+            let alpha = within(or(v, set_splat_i8_m128i(0x20)), b'a', b'z');
+            let word = or(digit, alpha);
+            let event = or(or(eq(v, b'@'), eq(v, b':')), or(eq(v, b'='), eq(v, b'>')));
+            let high = cmp_lt_mask_i8_m128i(v, zeroed_m128i());
+            let key = or(
+                or(word, high),
+                or(or(eq(v, b'_'), eq(v, b'-')), eq(v, b'.')),
+            );
+            let mut lit = or(
+                or(eq(v, punct[0]), eq(v, punct[1])),
+                or(eq(v, punct[2]), eq(v, punct[3])),
+            );
+            if classes.alpha_literals {
+                lit = or(lit, alpha);
+            }
+            if classes.digit_literals {
+                lit = or(lit, digit);
+            }
+            let shift = 16 * k;
+            m.word |= bits(word) << shift;
+            m.digit |= bits(digit) << shift;
+            m.event |= bits(event) << shift;
+            m.literal_first |= bits(lit) << shift;
+            m.key |= bits(key) << shift;
+        }
+        m
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +252,7 @@ mod tests {
 
     #[test]
     fn masks_match_a_byte_by_byte_reading() {
-        let t = table();
+        let t = Classes::new(table());
         let line: Vec<u8> = b"id=42 mail jean@x.fr https://h -- \xc3\xa9t\xc3\xa9 9"
             .iter()
             .copied()
@@ -115,7 +265,7 @@ mod tests {
         for (i, &b) in line.iter().enumerate() {
             let m = blocks[i / 64];
             let bit = |mask: u64| mask >> (i % 64) & 1 == 1;
-            let c = t[b as usize];
+            let c = t.table[b as usize];
             assert_eq!(bit(m.word), c & WORD != 0, "word at {i}");
             assert_eq!(bit(m.digit), c & DIGIT != 0, "digit at {i}");
             assert_eq!(bit(m.event), c & EVENT != 0, "event at {i}");
@@ -126,5 +276,37 @@ mod tests {
         assert_eq!(blocks[2].word >> (150 - 128), 0);
         classify(b"", &t, &mut blocks);
         assert!(blocks.is_empty());
+    }
+
+    /// The table of the real byte pass (literal first bytes `:`, `-`, `%`, `\\`, letters) takes
+    /// the vector path, which must give what the table gives, byte for byte, at every length.
+    #[test]
+    fn vector_path_matches_the_table() {
+        let mut ix = crate::engine::literals::LiteralIndex::default();
+        for lit in ["eyJ", "://", "-----BEGIN", "%40", "\\u0040", "AKIA"] {
+            ix.add(lit.as_bytes(), false, ()).unwrap();
+        }
+        let classes = crate::engine::scan::byte_classes(&ix);
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        assert!(classes.punct.is_some(), "the vector path applies");
+        let table_only = Classes {
+            punct: None,
+            ..classes.clone()
+        };
+        // Every byte value, in a scrambled order, at lengths around the block size.
+        let bytes: Vec<u8> = (0..700u32).map(|i| (i * 167 + i / 256) as u8).collect();
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        for len in [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 300, 700] {
+            for start in [0, 3] {
+                let line = &bytes[start..(start + len).min(bytes.len())];
+                classify(line, &classes, &mut fast);
+                classify(line, &table_only, &mut slow);
+                assert_eq!(fast, slow, "length {len} from {start}");
+            }
+        }
+        // A table the vector path cannot compute falls back to the table.
+        let mut odd = classes.table;
+        odd[b'#' as usize] |= EVENT;
+        assert!(Classes::new(odd).punct.is_none());
     }
 }

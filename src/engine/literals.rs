@@ -21,11 +21,19 @@ fn pair_key(a: u8, b: u8) -> usize {
     (fold(a) as usize) << 8 | fold(b) as usize
 }
 
-/// Bit of the three-byte filter: the folded two-byte start and the folded third byte, mixed
-/// into 16 bits.
+/// Bit of the three-byte filter: the first three bytes as they are, mixed into 16 bits.
 #[inline]
-fn triple_key(pair: usize, c: u8) -> usize {
-    ((pair << 8 | fold(c) as usize) as u32).wrapping_mul(0x9E37_79B1) as usize >> 16
+fn triple_key(a: u8, b: u8, c: u8) -> usize {
+    (u32::from_le_bytes([a, b, c, 0]).wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+/// The spellings of byte `b` in a literal: itself, or both cases when case does not matter.
+fn spellings(b: u8, case_insensitive: bool) -> Vec<u8> {
+    let mut v = vec![b];
+    if case_insensitive && b.is_ascii_alphabetic() {
+        v = vec![b.to_ascii_lowercase(), b.to_ascii_uppercase()];
+    }
+    v
 }
 
 /// One literal and what it stands for.
@@ -46,9 +54,13 @@ impl<T> Literal<T> {
 /// The literal set: a bitmap of two-byte starts and, for each start, its literals.
 #[derive(Debug)]
 pub(crate) struct LiteralIndex<T> {
+    /// Two-byte starts, case-folded: where [`LiteralIndex::at`] looks.
     starts: Box<[u64; 1024]>,
-    /// Three-byte starts, hashed (every third byte for a two-byte literal): most two-byte
-    /// hits at token starts (`id`, `ti`, `st`) end there.
+    /// Two-byte starts as they are spelled (both cases of a case-insensitive literal), for the
+    /// quick test that needs no folding.
+    raw_starts: Box<[u64; 1024]>,
+    /// Three-byte starts as they are spelled, hashed (every third byte for a two-byte
+    /// literal): most two-byte hits at token starts (`id`, `ti`, `st`) end there.
     triples: Box<[u64; 1024]>,
     /// Literals sorted by their folded two-byte start.
     literals: Vec<(u16, Literal<T>)>,
@@ -60,6 +72,7 @@ impl<T> Default for LiteralIndex<T> {
     fn default() -> Self {
         LiteralIndex {
             starts: Box::new([0; 1024]),
+            raw_starts: Box::new([0; 1024]),
             triples: Box::new([0; 1024]),
             literals: Vec::new(),
             first: [false; 256],
@@ -84,12 +97,18 @@ impl<T> LiteralIndex<T> {
         let key = pair_key(lit[0], lit[1]);
         self.starts[key >> 6] |= 1 << (key & 63);
         let thirds = match lit.get(2) {
-            Some(&c) => c..=c,
-            None => 0..=u8::MAX,
+            Some(&c) => spellings(c, case_insensitive),
+            None => (0..=u8::MAX).collect(),
         };
-        for c in thirds {
-            let t = triple_key(key, c);
-            self.triples[t >> 6] |= 1 << (t & 63);
+        for a in spellings(lit[0], case_insensitive) {
+            for b in spellings(lit[1], case_insensitive) {
+                let raw = (a as usize) << 8 | b as usize;
+                self.raw_starts[raw >> 6] |= 1 << (raw & 63);
+                for &c in &thirds {
+                    let t = triple_key(a, b, c);
+                    self.triples[t >> 6] |= 1 << (t & 63);
+                }
+            }
         }
         self.first[lit[0] as usize] = true;
         if case_insensitive {
@@ -126,12 +145,16 @@ impl<T> LiteralIndex<T> {
     /// which, if any, really occur).
     #[inline]
     pub(crate) fn may_start_at(&self, line: &[u8], at: usize) -> bool {
-        let a = line.get(at).copied().unwrap_or(0);
-        let b = line.get(at + 1).copied().unwrap_or(0);
-        let c = line.get(at + 2).copied().unwrap_or(0);
-        let key = pair_key(a, b);
-        let t = triple_key(key, c);
-        self.starts[key >> 6] >> (key & 63) & self.triples[t >> 6] >> (t & 63) & 1 != 0
+        let (a, b, c) = match line.get(at..at + 3) {
+            Some(&[a, b, c]) => (a, b, c),
+            _ => {
+                let get = |i: usize| line.get(i).copied().unwrap_or(0);
+                (get(at), get(at + 1), get(at + 2))
+            }
+        };
+        let raw = (a as usize) << 8 | b as usize;
+        let t = triple_key(a, b, c);
+        self.raw_starts[raw >> 6] >> (raw & 63) & self.triples[t >> 6] >> (t & 63) & 1 != 0
     }
 
     /// Every literal that occurs at `line[at..]`.

@@ -295,7 +295,7 @@ pub struct Redactor {
     number_rules_for: Vec<Vec<usize>>,
     literals: LiteralIndex<LiteralTarget>,
     /// Byte classes of the byte pass (see `scan.rs`).
-    classes: [u8; 256],
+    classes: classify::Classes,
     keys: KeyMatcher,
     pseudonym: Option<PseudonymKey>,
     names: Arc<Names>,

@@ -12,7 +12,7 @@
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::classify::{classify, Block, DIGIT, EVENT, KEY, LITERAL_FIRST, WORD};
+use super::classify::{classify, Block, Classes, DIGIT, EVENT, KEY, LITERAL_FIRST, WORD};
 use super::keys::KeyMemo;
 use super::literals::LiteralIndex;
 use super::{Dense, LiteralTarget, Redactor, Rule, RuleCache, Span};
@@ -22,8 +22,13 @@ use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
 /// The class table of a redactor for [`classify`]: letters and digits, digits, the event
-/// bytes `@ : = >`, and the first bytes of literals.
-pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> [u8; 256] {
+/// bytes `@ : = >`, key bytes, and the bytes where a literal may start: its punctuation first
+/// bytes, every letter when some literal starts with one, and every digit when some literal
+/// starts with one (a token start is then checked against the two-byte index, which costs
+/// about what a table would and lets [`classify`] compare instead of looking up).
+pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> Classes {
+    let any = |f: fn(&u8) -> bool| (0..=255u8).any(|b| f(&b) && literals.can_start(b));
+    let (alpha_literals, digit_literals) = (any(u8::is_ascii_alphabetic), any(u8::is_ascii_digit));
     let mut t = [0u8; 256];
     for (i, slot) in t.iter_mut().enumerate() {
         let b = i as u8;
@@ -33,14 +38,19 @@ pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> [u8; 256] {
             b'@' | b':' | b'=' | b'>' => EVENT,
             _ => 0,
         };
-        if literals.can_start(b) {
+        let marked = match b {
+            b'a'..=b'z' | b'A'..=b'Z' => alpha_literals,
+            b'0'..=b'9' => digit_literals,
+            _ => literals.can_start(b),
+        };
+        if marked {
             *slot |= LITERAL_FIRST;
         }
         if super::keys::is_key_byte(b) {
             *slot |= KEY;
         }
     }
-    t
+    Classes::new(t)
 }
 
 #[inline]
