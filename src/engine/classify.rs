@@ -104,6 +104,7 @@ impl Classes {
 
 /// Classify `line` into `out` (cleared first), one [`Block`] per 64 bytes; bytes past the end
 /// of the line have no class.
+#[inline(never)]
 pub(crate) fn classify(line: &[u8], classes: &Classes, out: &mut Vec<Block>) {
     out.clear();
     out.reserve(line.len().div_ceil(64));

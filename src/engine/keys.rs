@@ -125,13 +125,15 @@ pub(crate) struct KeyMemo {
 }
 
 const MEMO_SLOTS: usize = 4096;
-const MEMO_KEY: usize = 30;
+const MEMO_KEY: usize = 32;
 
-#[derive(Debug, Clone, Copy)]
+/// A key as four words and its length: together they spell it exactly (see [`key_words`]),
+/// so a lookup compares words, not bytes.
+#[derive(Debug, Clone, Copy, Default)]
 struct MemoEntry {
+    words: [u64; 4],
     /// Key length plus one; 0 for an empty slot.
     len: u8,
-    key: [u8; MEMO_KEY],
     /// The key rule plus one; 0 for none.
     rule: u8,
 }
@@ -139,13 +141,7 @@ struct MemoEntry {
 impl Default for KeyMemo {
     fn default() -> Self {
         KeyMemo {
-            entries: Box::new(
-                [MemoEntry {
-                    len: 0,
-                    key: [0; MEMO_KEY],
-                    rule: 0,
-                }; MEMO_SLOTS],
-            ),
+            entries: Box::new([MemoEntry::default(); MEMO_SLOTS]),
         }
     }
 }
@@ -162,28 +158,50 @@ impl KeyMemo {
         if raw.len() > MEMO_KEY || matcher.key_rule_count > u8::MAX as usize - 1 {
             return matcher.classify(raw);
         }
-        let slot = &mut self.entries[memo_slot(raw)];
-        if slot.len as usize == raw.len() + 1 && slot.key[..raw.len()] == *raw {
+        let words = key_words(raw);
+        let len = raw.len() as u8 + 1;
+        let slot = &mut self.entries[memo_slot(&words, len)];
+        if slot.len == len && slot.words == words {
             return (slot.rule as usize).checked_sub(1);
         }
         let rule = matcher.classify(raw);
-        slot.len = raw.len() as u8 + 1;
-        slot.key[..raw.len()].copy_from_slice(raw);
-        slot.rule = rule.map_or(0, |r| r as u8 + 1);
+        *slot = MemoEntry {
+            words,
+            len,
+            rule: rule.map_or(0, |r| r as u8 + 1),
+        };
         rule
     }
 }
 
-/// Slot of a key: its length and first and last eight bytes, mixed.
+/// A key of at most [`MEMO_KEY`] bytes as four words that, with its length, determine it:
+/// fixed-size loads that overlap rather than a copy of a variable length. Under eight bytes,
+/// the first and last four bytes (or, under four, the first, middle and last byte) cover it;
+/// from eight, the first and last eight, then bytes 8..16 from 17 and 16..24 from 25.
 #[inline]
-fn memo_slot(raw: &[u8]) -> usize {
-    let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(w)
-    };
+fn key_words(raw: &[u8]) -> [u64; 4] {
     let n = raw.len();
-    let h = word(&raw[..n.min(8)]) ^ word(&raw[n.saturating_sub(8)..]).rotate_left(29) ^ n as u64;
+    let w64 = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+    let w32 = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as u64;
+    match n {
+        0 => [0; 4],
+        1..=3 => [
+            raw[0] as u64 | (raw[n / 2] as u64) << 8 | (raw[n - 1] as u64) << 16,
+            0,
+            0,
+            0,
+        ],
+        4..=7 => [w32(0) | w32(n - 4) << 32, 0, 0, 0],
+        8..=16 => [w64(0), w64(n - 8), 0, 0],
+        17..=24 => [w64(0), w64(n - 8), w64(8), 0],
+        _ => [w64(0), w64(n - 8), w64(8), w64(16)],
+    }
+}
+
+/// Slot of a key from its words and length, mixed.
+#[inline]
+fn memo_slot(words: &[u64; 4], len: u8) -> usize {
+    let h = words[0] ^ words[1].rotate_left(29) ^ words[2].rotate_left(13) ^ words[3] ^ len as u64;
     (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
 }
 
@@ -684,6 +702,25 @@ mod tests {
         }
         let long = [b'a'; 40];
         assert_eq!(memo.classify(&m, &long), None);
+        // Keys of every length up to an entry, differing in one byte anywhere, stay apart.
+        let mut key = *b"abcdefghijklmnopqrstuvwxyz012345";
+        for n in 0..=MEMO_KEY {
+            for i in 0..n {
+                let a = key_words(&key[..n]);
+                key[i] ^= 1;
+                assert_ne!(a, key_words(&key[..n]), "length {n}, byte {i}");
+                key[i] ^= 1;
+            }
+        }
+        let mut m2 = KeyMatcher::default();
+        m2.add("*_token_of_the_service", 0).unwrap();
+        m2.finish().unwrap();
+        let k = b"a_long_token_of_the_service";
+        let k2 = b"a_long_tokem_of_the_service";
+        for _ in 0..2 {
+            assert_eq!(memo.classify(&m2, k), Some(0));
+            assert_eq!(memo.classify(&m2, k2), None);
+        }
         memo.clear();
         assert_eq!(memo.classify(&m, b"email"), Some(0));
     }

@@ -212,14 +212,11 @@ fn token_end(blocks: &[Block], p: usize, n: usize) -> usize {
     }
 }
 
-/// Bits `lo..hi` of a word (`hi` at most 64).
+/// Bits `lo..hi` of a word (`lo < hi <= 64`), without a branch.
 #[inline]
 fn mask_range(lo: usize, hi: usize) -> u64 {
-    if hi - lo == 64 {
-        u64::MAX
-    } else {
-        ((1u64 << (hi - lo)) - 1) << lo
-    }
+    debug_assert!(lo < hi && hi <= 64);
+    (u64::MAX >> (64 - (hi - lo))) << lo
 }
 
 /// Digits in `from..to`, from the digit mask.
@@ -238,6 +235,7 @@ fn count_digits(blocks: &[Block], from: usize, to: usize) -> u32 {
 
 /// The region of a number that starts with the alphanumeric token `ts..te`.
 /// Returns `(start, end, digit count)`.
+#[inline]
 fn number_region(
     line: &[u8],
     blocks: &[Block],
@@ -278,6 +276,7 @@ fn number_region(
 /// are found by their keys), the seconds of a time or a port after `<digit>:`
 /// (`08:21.336157Z`, `:8080`), and a single lower-case hex token of 12 or more characters
 /// (trace and span ids, hashes: no number rule matches hex letters). Returns the new start and digit count.
+#[inline]
 fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize, u32) {
     let r = &line[rs..re];
     let is_date = r.len() >= 10
@@ -403,6 +402,7 @@ fn ipv6_colons_near(blocks: &[Block], pos: usize) -> bool {
 }
 
 /// Extent of the hex/colon run around the `:` at `pos`, if it can hold an IPv6 address.
+#[inline]
 fn colon_region(line: &[u8], blocks: &[Block], pos: usize) -> Option<(usize, usize)> {
     let n = line.len();
     let before_ok = pos > 0 && is_hex_or_colon(line[pos - 1]);
