@@ -96,6 +96,10 @@ pub(crate) struct Rule {
     /// The anchored DFA's start states by what precedes the search (see [`LookBehind`]), so
     /// a search at a token start is a plain table walk.
     pub starts: [regex_automata::util::primitives::StateID; LookBehind::COUNT],
+    /// Bit `k` (`k < 63`): a match may start with a run of exactly `k` digits; bit 63: with
+    /// 63 or more (see [`digit_runs`]). A number region's token start whose digit run is
+    /// not allowed is skipped without a walk (`721998` for an IPv4 address or a card).
+    pub digit_runs: u64,
     /// The shortest match the pattern can produce, in bytes.
     pub min_len: usize,
     pub value_group: bool,
@@ -903,6 +907,50 @@ fn first_bytes(dense: Option<&Dense>) -> [bool; 256] {
     out
 }
 
+/// The lengths of the digit run a match of an anchored DFA may start with, as a bit set (see
+/// [`Rule::digit_runs`]); every length when the rule has no anchored DFA.
+///
+/// Length `k` is allowed when, after `k` digits from some start state, the DFA has reached a
+/// match (a match may then end inside a longer run) or some non-digit byte, or the end of
+/// the text, keeps it alive. The states after `k` digits are followed as a set, for every
+/// digit, so the test holds whatever the digits are: a token start whose run length fails
+/// it cannot match.
+fn digit_runs(dense: Option<&Dense>) -> u64 {
+    let Some(Dense::Anchored(dfa)) = dense else {
+        return u64::MAX;
+    };
+    let mut states: Vec<_> = start_states(dense).to_vec();
+    states.sort_unstable();
+    states.dedup();
+    states.retain(|&s| !dfa.is_dead_state(s));
+    let mut allowed = 0u64;
+    let mut matched = false;
+    for k in 0..63 {
+        let goes_on = |s| {
+            dfa.is_match_state(dfa.next_eoi_state(s))
+                || (0..=255u8)
+                    .filter(|b| !b.is_ascii_digit())
+                    .any(|b| !dfa.is_dead_state(dfa.next_state(s, b)))
+        };
+        if matched || states.iter().any(|&s| goes_on(s)) {
+            allowed |= 1 << k;
+        }
+        let mut next: Vec<_> = states
+            .iter()
+            .flat_map(|&s| (b'0'..=b'9').map(move |d| dfa.next_state(s, d)))
+            .filter(|&s| !dfa.is_dead_state(s))
+            .collect();
+        next.sort_unstable();
+        next.dedup();
+        matched |= next.iter().any(|&s| dfa.is_match_state(s));
+        states = next;
+        if states.is_empty() && !matched {
+            return allowed;
+        }
+    }
+    allowed | 1 << 63
+}
+
 /// What precedes an anchored search, as far as a DFA's start state can tell (look-behind
 /// assertions such as `\b` or `^` make the start state depend on it).
 #[derive(Debug, Clone, Copy)]
@@ -1227,6 +1275,7 @@ impl<'p> Builder<'p> {
             trigger: spec.trigger,
             regex,
             first_bytes: first_bytes(dense.as_ref()),
+            digit_runs: digit_runs(dense.as_ref()),
             dense,
             value_group,
             validator,
@@ -1273,5 +1322,24 @@ impl<'p> Builder<'p> {
         });
         self.examples
             .push((RuleRef::Key(kr), spec.examples.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digit_run_lengths_from_the_dfa() {
+        let runs = |p: &str| digit_runs(dense_dfa(p, true).as_ref());
+        let bits = |ks: &[u32]| ks.iter().fold(0u64, |m, &k| m | 1 << k);
+        assert_eq!(runs(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b"), bits(&[1, 2, 3]));
+        assert_eq!(runs(r"\b[0-9]{8}[A-Z]\b"), bits(&[8]));
+        // A match that may end inside a longer run allows every longer run.
+        assert_eq!(runs(r"[0-9]{2}"), !0b11);
+        // Letters first: only the empty digit run.
+        assert_eq!(runs(r"[A-Z]{2}[0-9]{2}"), 1);
+        // No anchored DFA: everything.
+        assert_eq!(digit_runs(None), u64::MAX);
     }
 }

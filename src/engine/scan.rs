@@ -219,6 +219,21 @@ fn mask_range(lo: usize, hi: usize) -> u64 {
     (u64::MAX >> (64 - (hi - lo))) << lo
 }
 
+/// The length of the run of digits that starts at `p` (0 when byte `p` is not a digit),
+/// capped at 63, from the digit mask.
+#[inline]
+fn digit_run(blocks: &[Block], p: usize) -> u32 {
+    let (k, bit) = (p / 64, p % 64);
+    // Bits above the block's end shift in as zeros (digits): a run that reaches the end of
+    // the block goes on in the next one.
+    let run = (!blocks[k].digit >> bit).trailing_zeros();
+    if run < 64 - bit as u32 {
+        return run;
+    }
+    let next = blocks.get(k + 1).map_or(0, |m| m.digit);
+    ((64 - bit as u32) + (!next).trailing_zeros()).min(63)
+}
+
 /// Digits in `from..to`, from the digit mask.
 #[inline]
 fn count_digits(blocks: &[Block], from: usize, to: usize) -> u32 {
@@ -592,8 +607,10 @@ impl Redactor {
         spans: &mut Vec<Span>,
     ) {
         const MAX_STARTS: usize = 48;
-        let mut starts = [(0usize, 0u32); MAX_STARTS];
-        starts[0] = (rs, digits);
+        // Each place: its position, the digits from it to the region end, and the length of
+        // the digit run it starts with (capped at 63).
+        let mut starts = [(0usize, 0u32, 0u32); MAX_STARTS];
+        starts[0] = (rs, digits, digit_run(blocks, rs));
         let mut count = 1;
         // The other places after a non-word byte, from the word mask, with the digits after
         // each (separators count: `(0)6` can start a phone number).
@@ -615,7 +632,11 @@ impl Redactor {
                     }
                     return;
                 }
-                starts[count] = (p, digits - count_digits(blocks, rs, p));
+                starts[count] = (
+                    p,
+                    digits - count_digits(blocks, rs, p),
+                    digit_run(blocks, p),
+                );
                 count += 1;
             }
             at = k * 64 + hi;
@@ -625,11 +646,14 @@ impl Redactor {
             let rule = &self.rules[ri];
             let (min_digits, min_len) = (rule.min_digits as u32, rule.min_len);
             let mut next_free = rs;
-            for &(p, digits_left) in starts {
+            for &(p, digits_left, run) in starts {
                 if digits_left < min_digits || re - p < min_len {
                     break;
                 }
-                if p < next_free || !rule.first_bytes[line[p] as usize] {
+                if p < next_free
+                    || !rule.first_bytes[line[p] as usize]
+                    || rule.digit_runs >> run & 1 == 0
+                {
                     continue;
                 }
                 if let Some(me) = self.number_rule_at(ri, line, (rs, re), p, caches, spans) {
@@ -889,6 +913,18 @@ mod tests {
         assert_eq!(token_around(&b, 100, 0, 150), (0, 150, 150));
         assert_eq!(count_digits(&b, 10, 140), 130);
         assert_eq!(mask_range(0, 64), u64::MAX);
+        let mut l = vec![b'x'; 60];
+        l.extend_from_slice(b"123456789 12");
+        let b = masks(&l);
+        assert_eq!(
+            (digit_run(&b, 60), digit_run(&b, 63), digit_run(&b, 64)),
+            (9, 6, 5)
+        );
+        assert_eq!(
+            (digit_run(&b, 69), digit_run(&b, 70), digit_run(&b, 0)),
+            (0, 2, 0)
+        );
+        assert_eq!(digit_run(&masks(&[b'7'; 150]), 10), 63);
         assert_eq!(mask_range(2, 4), 0b1100);
     }
 
