@@ -393,10 +393,53 @@ fn kept_values_memo_is_bounded() {
     for n in 0..3 * KEPT_MAX_ENTRIES {
         assert!(!kept.seen("k", &n.to_string()));
         kept.remember();
+        assert!(kept.seen("k", &n.to_string()));
         assert!(kept.set.len() <= KEPT_MAX_ENTRIES);
     }
     let long = "x".repeat(KEPT_MAX_LEN);
     assert!(!kept.seen("k", &long));
     kept.remember();
     assert!(!kept.seen("k", &long));
+    // The separator keeps a pair from matching another split of the same bytes.
+    assert!(!kept.seen("ab", "c"));
+    kept.remember();
+    assert!(kept.seen("ab", "c"));
+    assert!(!kept.seen("a", "bc"));
+    assert!(!kept.seen("abc", ""));
+}
+
+#[test]
+fn free_text_is_rewritten_in_place_as_redact_text_returns_it() {
+    let redactor = Redactor::builtin().unwrap();
+    let texts = [
+        BODY,
+        "no personal data here, order 42 shipped",
+        "x",
+        "mail a.b@example.com",
+        "card 4111 1111 1111 1111 then jean.dupont@example.fr then +33 6 12 34 56 78",
+        "refund to IBAN FR76 3000 6000 0112 3456 7890 189 order 7",
+        "é à ü jean.dupont@example.fr ✓ 4111 1111 1111 1111",
+        "",
+    ];
+    let records = texts
+        .iter()
+        .map(|t| LogRecord {
+            body: s(t),
+            event_name: (*t).into(),
+            ..Default::default()
+        })
+        .collect();
+    let mut request = logs(records);
+    run(&mut request);
+    let Request::Logs(r) = &request else {
+        unreachable!()
+    };
+    let got = &r.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(got.len(), texts.len());
+    for (rec, t) in got.iter().zip(texts) {
+        let mut summary = Summary::default();
+        let want = redactor.redact_text(t, &mut Scratch::default(), &mut summary);
+        assert_eq!(rec.body, s(&want), "{t:?}");
+        assert_eq!(rec.event_name, want, "{t:?}");
+    }
 }
