@@ -22,9 +22,14 @@ use naive::{naive_redact, NAIVE};
 fn engine_redact(r: &Redactor, scratch: &mut Scratch, out: &mut Vec<u8>, data: &[u8]) -> usize {
     let mut summary = Summary::default();
     let mut changed = 0;
-    for line in data.split(|&b| b == b'\n') {
+    // Lines cut with memchr, as `caviard redact` reads them (and as `str::lines` does for the
+    // baseline).
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len())) {
         out.clear();
+        let line = &data[start..end];
         changed += r.redact_into(line, Format::Auto, scratch, &mut summary, out) as usize;
+        start = end + 1;
     }
     changed
 }

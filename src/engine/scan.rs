@@ -237,6 +237,14 @@ fn digit_run(blocks: &[Block], p: usize) -> u32 {
 /// Digits in `from..to`, from the digit mask.
 #[inline]
 fn count_digits(blocks: &[Block], from: usize, to: usize) -> u32 {
+    if from >= to {
+        return 0;
+    }
+    let k = from / 64;
+    if k == (to - 1) / 64 {
+        // Within one block: one masked count.
+        return (blocks[k].digit & mask_range(from % 64, to - k * 64)).count_ones();
+    }
     let mut digits = 0;
     let mut at = from;
     while at < to {
