@@ -40,6 +40,10 @@ fn pack(x: u64) -> u64 {
 /// digit or none, plus at most four other bytes), from the table eight bytes at a time
 /// otherwise.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(all(target_arch = "x86_64", target_feature = "sse2")),
+    allow(dead_code) // the vector path's fields: only the table is read elsewhere
+)]
 pub(crate) struct Classes {
     table: [u8; 256],
     /// The non-alphanumeric bytes that start a literal (`:`, `-`, `%`, `\\`), when the vector
