@@ -297,6 +297,14 @@ pub struct Redactor {
     /// For a region with `d` digits (capped at 31), the number rules that take that many, as
     /// positions in `number_rules`, in priority order.
     number_rules_for: Vec<Vec<usize>>,
+    /// Which number rules may start at a byte, and with a digit run of a length: bit `k` for
+    /// the `k`-th of `number_rules` (bit 63 is shared by the 64th and later, and always set).
+    /// A token start of a number region keeps the rules of `number_first[byte] &
+    /// number_runs[run]`, so a rule that none of the region's starts keeps costs nothing.
+    number_first: Box<[u64; 256]>,
+    number_runs: [u64; 64],
+    /// The bit of each rule in those masks (0 for rules that are not number rules).
+    number_bit: Vec<u64>,
     literals: LiteralIndex<LiteralTarget>,
     /// Byte classes of the byte pass (see `scan.rs`).
     classes: classify::Classes,
@@ -1122,6 +1130,26 @@ impl<'p> Builder<'p> {
                     .collect()
             })
             .collect();
+        let (mut number_first, mut number_runs) = (Box::new([1u64 << 63; 256]), [1u64 << 63; 64]);
+        let mut number_bit = vec![0u64; self.rules.len()];
+        for (k, &ri) in number_rules.iter().enumerate() {
+            let rule = &self.rules[ri];
+            let bit = 1u64 << k.min(63);
+            number_bit[ri] = bit;
+            if k >= 63 {
+                continue;
+            }
+            for (b, slot) in number_first.iter_mut().enumerate() {
+                *slot |= if rule.first_bytes[b] { bit } else { 0 };
+            }
+            for (run, slot) in number_runs.iter_mut().enumerate() {
+                *slot |= if rule.digit_runs >> run & 1 != 0 {
+                    bit
+                } else {
+                    0
+                };
+            }
+        }
         let mut number_min_len = [usize::MAX; 32];
         for (slot, rules) in number_min_len.iter_mut().zip(&number_rules_for) {
             *slot = rules
@@ -1143,6 +1171,9 @@ impl<'p> Builder<'p> {
             number_rules,
             number_min_len,
             number_rules_for,
+            number_first,
+            number_runs,
+            number_bit,
             classes: scan::byte_classes(&self.literals),
             literals: self.literals,
             categories: self.categories,

@@ -615,10 +615,14 @@ impl Redactor {
         spans: &mut Vec<Span>,
     ) {
         const MAX_STARTS: usize = 48;
-        // Each place: its position, the digits from it to the region end, and the length of
-        // the digit run it starts with (capped at 63).
-        let mut starts = [(0usize, 0u32, 0u32); MAX_STARTS];
-        starts[0] = (rs, digits, digit_run(blocks, rs));
+        // Each place: its position, the digits from it to the region end, and the number
+        // rules that may start there (by its first byte and the length of its digit run).
+        let gate = |p: usize| {
+            self.number_first[line[p] as usize] & self.number_runs[digit_run(blocks, p) as usize]
+        };
+        let mut starts = [(0usize, 0u32, 0u64); MAX_STARTS];
+        starts[0] = (rs, digits, gate(rs));
+        let mut any = starts[0].2;
         let mut count = 1;
         // The other places after a non-word byte, from the word mask, with the digits after
         // each (separators count: `(0)6` can start a phone number).
@@ -640,32 +644,46 @@ impl Redactor {
                     }
                     return;
                 }
-                starts[count] = (
-                    p,
-                    digits - count_digits(blocks, rs, p),
-                    digit_run(blocks, p),
-                );
+                starts[count] = (p, digits - count_digits(blocks, rs, p), gate(p));
+                any |= starts[count].2;
                 count += 1;
             }
             at = k * 64 + hi;
         }
         let starts = &starts[..count];
+        // Where accepted spans that reach the region end start: a rule of lower priority can
+        // only find a match inside one of them from its start on (matches end by the region
+        // end), which the merge would absorb without changing anything, so it is not looked
+        // for there. Rules come in order of decreasing priority: `covered_from` holds the
+        // spans of higher priorities than the current rule's, `pending` those of its own.
+        let (mut covered_from, mut pending) = (usize::MAX, usize::MAX);
+        let mut last_priority = i32::MAX;
         for &ri in &self.number_rules_for[(digits as usize).min(31)] {
             let rule = &self.rules[ri];
             let (min_digits, min_len) = (rule.min_digits as u32, rule.min_len);
+            debug_assert!(rule.priority <= last_priority, "number rules by priority");
+            if rule.priority < last_priority {
+                covered_from = covered_from.min(pending);
+                (pending, last_priority) = (usize::MAX, rule.priority);
+            }
+            let bit = self.number_bit[ri];
+            if any & bit == 0 {
+                continue;
+            }
             let mut next_free = rs;
-            for &(p, digits_left, run) in starts {
-                if digits_left < min_digits || re - p < min_len {
+            for &(p, digits_left, may) in starts {
+                if digits_left < min_digits || re - p < min_len || p >= covered_from {
                     break;
                 }
-                if p < next_free
-                    || !rule.first_bytes[line[p] as usize]
-                    || rule.digit_runs >> run & 1 == 0
-                {
+                if p < next_free || may & bit == 0 {
                     continue;
                 }
                 if let Some(me) = self.number_rule_at(ri, line, (rs, re), p, caches, spans) {
                     next_free = me;
+                    let span = spans.last().expect("an accepted match pushes its span");
+                    if span.end >= re {
+                        pending = pending.min(span.start);
+                    }
                 }
             }
         }
