@@ -118,12 +118,18 @@ pub(crate) fn classify(line: &[u8], classes: &Classes, out: &mut Vec<Block>) {
         let tail = blocks.remainder();
         for block in blocks {
             let block = block.try_into().expect("64 bytes");
-            out.push(sse2::block(block, &punct, classes));
+            out.push(sse2::block(block, 4, &punct, classes));
         }
         if !tail.is_empty() {
+            // Only the 16-byte groups that hold bytes of the line (the rest have no class).
             let mut padded = [0u8; 64];
             padded[..tail.len()].copy_from_slice(tail);
-            out.push(sse2::block(&padded, &punct, classes));
+            out.push(sse2::block(
+                &padded,
+                tail.len().div_ceil(16),
+                &punct,
+                classes,
+            ));
         }
         return;
     }
@@ -199,11 +205,16 @@ mod sse2 {
         bitor_m128i(a, b)
     }
 
-    /// The masks of 64 bytes.
+    /// The masks of the first `groups` 16-byte groups of 64 bytes (the others have none).
     #[inline(always)]
-    pub(super) fn block(b: &[u8; 64], punct: &[u8; 4], classes: &super::Classes) -> Block {
+    pub(super) fn block(
+        b: &[u8; 64],
+        groups: usize,
+        punct: &[u8; 4],
+        classes: &super::Classes,
+    ) -> Block {
         let mut m = Block::default();
-        for (k, chunk) in b.chunks_exact(16).enumerate() {
+        for (k, chunk) in b.chunks_exact(16).take(groups).enumerate() {
             let v = load_unaligned_m128i(chunk.try_into().expect("16 bytes"));
             let digit = within(v, b'0', b'9');
             let alpha = within(or(v, set_splat_i8_m128i(0x20)), b'a', b'z');
