@@ -54,18 +54,16 @@ pub(crate) struct Classes {
     digit_literals: bool,
 }
 
-/// The fixed part of the class of `b`: everything but [`LITERAL_FIRST`].
-fn fixed_class(b: u8) -> u8 {
-    let mut c = match b {
+/// The fixed part of the class of `b` in the byte pass: everything but [`LITERAL_FIRST`]
+/// (the vector path computes exactly this).
+pub(crate) fn fixed_class(b: u8) -> u8 {
+    let c = match b {
         b'0'..=b'9' => WORD | DIGIT,
         b'a'..=b'z' | b'A'..=b'Z' => WORD,
         b'@' | b':' | b'=' | b'>' => EVENT,
         _ => 0,
     };
-    if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || b >= 0x80 {
-        c |= KEY;
-    }
-    c
+    c | if super::keys::is_key_byte(b) { KEY } else { 0 }
 }
 
 impl Classes {

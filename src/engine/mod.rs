@@ -96,10 +96,6 @@ pub(crate) struct Rule {
     /// The anchored DFA's start states by what precedes the search (see [`LookBehind`]), so
     /// a search at a token start is a plain table walk.
     pub starts: [regex_automata::util::primitives::StateID; LookBehind::COUNT],
-    /// Bit `k` (`k < 63`): a match may start with a run of exactly `k` digits; bit 63: with
-    /// 63 or more (see [`digit_runs`]). A number region's token start whose digit run is
-    /// not allowed is skipped without a walk (`721998` for an IPv4 address or a card).
-    pub digit_runs: u64,
     /// The shortest match the pattern can produce, in bytes.
     pub min_len: usize,
     pub value_group: bool,
@@ -913,8 +909,9 @@ fn first_bytes(dense: Option<&Dense>) -> [bool; 256] {
     out
 }
 
-/// The lengths of the digit run a match of an anchored DFA may start with, as a bit set (see
-/// [`Rule::digit_runs`]); every length when the rule has no anchored DFA.
+/// The lengths of the digit run a match of an anchored DFA may start with, as a bit set: bit
+/// `k` (`k < 63`) for a run of exactly `k` digits, bit 63 for 63 or more; every length when
+/// the rule has no anchored DFA.
 ///
 /// Length `k` is allowed when, after `k` digits from some start state, the DFA has reached a
 /// match (a match may then end inside a longer run) or some non-digit byte, or the end of
@@ -1142,12 +1139,11 @@ impl<'p> Builder<'p> {
             for (b, slot) in number_first.iter_mut().enumerate() {
                 *slot |= if rule.first_bytes[b] { bit } else { 0 };
             }
+            // A token start whose digit run the rule never starts with is not walked
+            // (`721998` for an IPv4 address or a card).
+            let runs = digit_runs(rule.dense.as_ref());
             for (run, slot) in number_runs.iter_mut().enumerate() {
-                *slot |= if rule.digit_runs >> run & 1 != 0 {
-                    bit
-                } else {
-                    0
-                };
+                *slot |= if runs >> run & 1 != 0 { bit } else { 0 };
             }
         }
         let mut number_min_len = [usize::MAX; 32];
@@ -1304,7 +1300,6 @@ impl<'p> Builder<'p> {
             trigger: spec.trigger,
             regex,
             first_bytes: first_bytes(dense.as_ref()),
-            digit_runs: digit_runs(dense.as_ref()),
             dense,
             value_group,
             validator,

@@ -12,7 +12,7 @@
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::classify::{classify, Block, Classes, DIGIT, EVENT, KEY, LITERAL_FIRST, WORD};
+use super::classify::{classify, fixed_class, Block, Classes, LITERAL_FIRST};
 use super::keys::KeyMemo;
 use super::literals::LiteralIndex;
 use super::{Dense, LiteralTarget, Redactor, Rule, RuleCache, Span};
@@ -32,23 +32,12 @@ pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> Classes {
     let mut t = [0u8; 256];
     for (i, slot) in t.iter_mut().enumerate() {
         let b = i as u8;
-        *slot = match b {
-            b'0'..=b'9' => WORD | DIGIT,
-            b'a'..=b'z' | b'A'..=b'Z' => WORD,
-            b'@' | b':' | b'=' | b'>' => EVENT,
-            _ => 0,
-        };
         let marked = match b {
             b'a'..=b'z' | b'A'..=b'Z' => alpha_literals,
             b'0'..=b'9' => digit_literals,
             _ => literals.can_start(b),
         };
-        if marked {
-            *slot |= LITERAL_FIRST;
-        }
-        if super::keys::is_key_byte(b) {
-            *slot |= KEY;
-        }
+        *slot = fixed_class(b) | if marked { LITERAL_FIRST } else { 0 };
     }
     Classes::new(t)
 }
