@@ -162,6 +162,16 @@ fn read_bounded_line<R: BufRead + ?Sized>(
     max: usize,
 ) -> io::Result<Option<usize>> {
     buf.clear();
+    append_bounded_line(r, buf, max)
+}
+
+/// [`read_bounded_line`], appending the line to what `buf` already holds.
+fn append_bounded_line<R: BufRead + ?Sized>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<usize>> {
+    let start = buf.len();
     let (mut cut, mut any) = (0usize, false);
     loop {
         let avail = match r.fill_buf() {
@@ -177,7 +187,7 @@ fn read_bounded_line<R: BufRead + ?Sized>(
             Some(p) => (p, true),
             None => (avail.len(), false),
         };
-        let room = max.saturating_sub(buf.len());
+        let room = max.saturating_sub(buf.len() - start);
         buf.extend_from_slice(&avail[..take.min(room)]);
         cut += take.saturating_sub(room);
         r.consume(take + found as usize);
@@ -187,10 +197,10 @@ fn read_bounded_line<R: BufRead + ?Sized>(
     }
 }
 
-/// Cut a truncated line back to a whitespace near its end (a value cut in half would escape
-/// its detector) and append the marker.
-fn mark_truncated(line: &mut Vec<u8>, marker: &str) {
-    let tail = line.len().saturating_sub(256);
+/// Cut a truncated line (the bytes of `buf` from `start`) back to a whitespace near its end
+/// (a value cut in half would escape its detector) and append the marker.
+fn mark_truncated(line: &mut Vec<u8>, start: usize, marker: &str) {
+    let tail = line.len().saturating_sub(256).max(start);
     if let Some(p) = line[tail..].iter().rposition(|b| b.is_ascii_whitespace()) {
         line.truncate(tail + p);
     } else {
@@ -230,7 +240,7 @@ fn redact_serial(
     let (mut line, mut buf) = (Vec::new(), Vec::with_capacity(1 << 16));
     while let Some(cut) = read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)? {
         if cut > 0 {
-            mark_truncated(&mut line, &opts.limits.truncation_marker);
+            mark_truncated(&mut line, 0, &opts.limits.truncation_marker);
         }
         redact_one(r, &line, opts, &mut scratch, &mut summary, &mut buf);
         if buf.len() >= 1 << 16 {
@@ -260,16 +270,19 @@ fn redact_parallel(
     let spent_rx = std::sync::Mutex::new(spent_rx);
     std::thread::scope(|s| -> anyhow::Result<Summary> {
         let reader = s.spawn(move || -> io::Result<()> {
-            let mut line = Vec::new();
             let mut seq = 0u64;
             let mut chunk = Vec::with_capacity(chunk_bytes + 4096);
-            while let Some(cut) =
-                read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)?
-            {
+            // Lines are read straight into the chunk: one copy from the input buffer.
+            loop {
+                let start = chunk.len();
+                let Some(cut) =
+                    append_bounded_line(&mut *input, &mut chunk, opts.limits.max_line_bytes)?
+                else {
+                    break;
+                };
                 if cut > 0 {
-                    mark_truncated(&mut line, &opts.limits.truncation_marker);
+                    mark_truncated(&mut chunk, start, &opts.limits.truncation_marker);
                 }
-                chunk.extend_from_slice(&line);
                 chunk.push(b'\n');
                 if chunk.len() >= chunk_bytes {
                     let next = match free_rx.try_recv() {
@@ -313,12 +326,19 @@ fn redact_parallel(
                         }
                         None => Vec::with_capacity(chunk.len() + chunk.len() / 8),
                     };
-                    for line in chunk
-                        .strip_suffix(b"\n")
-                        .unwrap_or(&chunk)
-                        .split(|&b| b == b'\n')
-                    {
-                        redact_one(r, line, opts, &mut scratch, &mut summary, &mut buf);
+                    // Every line of a chunk ends with `\n` (the reader adds it); lines are
+                    // cut with `memchr`, as the serial path reads them.
+                    let mut start = 0;
+                    for end in memchr::memchr_iter(b'\n', &chunk) {
+                        redact_one(
+                            r,
+                            &chunk[start..end],
+                            opts,
+                            &mut scratch,
+                            &mut summary,
+                            &mut buf,
+                        );
+                        start = end + 1;
                     }
                     let _ = free_tx.send(chunk);
                     if done_tx.send((seq, buf)).is_err() {
@@ -386,7 +406,15 @@ mod tests {
     #[test]
     fn truncation_cuts_at_whitespace() {
         let mut l = b"card 4111 1111 11".to_vec();
-        mark_truncated(&mut l, "[TRUNCATED]");
+        mark_truncated(&mut l, 0, "[TRUNCATED]");
         assert_eq!(l, b"card 4111 1111 [TRUNCATED]");
+        // Within a chunk, only the line's own bytes are cut back.
+        let mut chunk = b"a b\ncard4111111111".to_vec();
+        mark_truncated(&mut chunk, 4, "[T]");
+        assert_eq!(chunk, b"a b\n [T]");
+        let mut r = &b"abcdefgh\nxy\n"[..];
+        let mut chunk = b"kept\n".to_vec();
+        assert_eq!(append_bounded_line(&mut r, &mut chunk, 4).unwrap(), Some(4));
+        assert_eq!(chunk, b"kept\nabcd");
     }
 }
