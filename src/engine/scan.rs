@@ -322,6 +322,56 @@ fn skip_benign_prefix(line: &[u8], rs: usize, re: usize, digits: u32) -> (usize,
     (start, digits - skipped)
 }
 
+/// The end of the ISO 8601 timestamp (`2024-10-21T08:08:21.336Z`, `2024-10-21 08:08:21,5`,
+/// `2024-02-16T23:55:26+01:00`) that starts at `p`, if one does: a date, `T` or a space, hours
+/// and minutes, optional seconds and fraction, an optional zone (`Z`, `+01:00`, `-0500`), not
+/// glued to a letter or digit on either side (nor after `+` or `(`, which may start a phone
+/// number). Only a date with a time qualifies: a bare date is left to the number rules.
+#[inline]
+fn iso_timestamp_end(line: &[u8], p: usize) -> Option<usize> {
+    let r: &[u8; 16] = line.get(p..p + 16)?.try_into().ok()?;
+    let digits = |range: std::ops::Range<usize>| r[range].iter().all(u8::is_ascii_digit);
+    // The punctuation first: most digit runs fail on it.
+    let shaped = r[4] == b'-'
+        && r[7] == b'-'
+        && r[13] == b':'
+        && matches!(r[10], b'T' | b' ')
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && digits(11..13)
+        && digits(14..16);
+    if !shaped || (p > 0 && (is_alnum(line[p - 1]) || matches!(line[p - 1], b'+' | b'('))) {
+        return None;
+    }
+    let digit_at = |i: usize| line.get(i).is_some_and(u8::is_ascii_digit);
+    let mut e = p + 16;
+    if line.get(e) == Some(&b':') && digit_at(e + 1) && digit_at(e + 2) {
+        e += 3;
+        if matches!(line.get(e), Some(b'.' | b',')) && digit_at(e + 1) {
+            e += 1;
+            while digit_at(e) {
+                e += 1;
+            }
+        }
+    }
+    match line.get(e) {
+        Some(b'Z') => e += 1,
+        Some(b'+' | b'-') if digit_at(e + 1) && digit_at(e + 2) => {
+            if line.get(e + 3) == Some(&b':') && digit_at(e + 4) && digit_at(e + 5) {
+                e += 6;
+            } else if digit_at(e + 3) && digit_at(e + 4) {
+                e += 5;
+            }
+        }
+        _ => {}
+    }
+    if line.get(e).is_some_and(|&b| is_alnum(b)) {
+        return None;
+    }
+    Some(e)
+}
+
 /// The key that the separator at `j` (`=`, `:`, `>`) closes, if one can: `key=`, `key: `,
 /// `"key":`, `\"key\":`, `'key': `, `key => `, `key\=` (CEF), `<key>` (XML). Only the shape is
 /// checked here; `keys::key_value_at` checks the separator and finds the value.
@@ -488,6 +538,12 @@ impl Redactor {
                     self.literals_at(line, p, caches, spans);
                 }
                 if digit_runs >> b & 1 != 0 {
+                    // A whole ISO 8601 timestamp holds no personal data: one test instead of
+                    // a region per group and a walk per colon.
+                    if let Some(end) = iso_timestamp_end(line, p) {
+                        consumed = end;
+                        continue;
+                    }
                     // The token holding this digit run (from where the last region ended).
                     let (ts, te, digits) = token_around(blocks, p, consumed, n);
                     // A token that no separator joins to the next one is its own region (with
@@ -965,6 +1021,24 @@ mod tests {
         assert!(colons(&l, 65).is_some());
         assert!(!ipv6_colons_near(&masks(b"at 08:21:36.123 ok"), 5));
         assert!(ipv6_colons_near(&masks(b"fe80::1"), 4));
+    }
+
+    #[test]
+    fn iso_timestamps() {
+        let end = |s: &str, p: usize| iso_timestamp_end(s.as_bytes(), p);
+        assert_eq!(end("2024-10-21T08:08:21.336Z", 0), Some(24));
+        assert_eq!(end("at 2024-10-21 08:08:21,5 x", 3), Some(24));
+        assert_eq!(end("2024-02-16T23:55:26+01:00 level", 0), Some(25));
+        assert_eq!(end("2024-02-16T23:55:26-0500", 0), Some(24));
+        assert_eq!(end("2024-02-16T23:55 next", 0), Some(16));
+        // A zone without minutes stays outside: `+33` may start a phone number.
+        assert_eq!(end("2024-02-16T23:55:26+33 6 12 34 56 78", 0), Some(19));
+        // Not a timestamp: a bare date, glued to a word or after `+`, or running on.
+        assert_eq!(end("2024-10-21 0612345678", 0), None);
+        assert_eq!(end("x2024-10-21T08:08:21Z", 1), None);
+        assert_eq!(end("+2024-10-21T08:08:21Z", 1), None);
+        assert_eq!(end("2024-10-21T08:08:21Zulu", 0), None);
+        assert_eq!(end("2024-10-21T08:0", 0), None);
     }
 
     #[test]
