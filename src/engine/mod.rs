@@ -11,17 +11,24 @@
 //! bytes begin a literal (`eyJ`, `AKIA`, `Bearer `...) a literal-prefixed rule, and a key
 //! separator (`=`, `:`, `>`) the key before it, looked up by name. Regexes and validators run
 //! on those regions only.
+//!
+//! The built-in packs' dense DFAs are compiled by `build.rs` and embedded in the binary
+//! (`precompiled.rs`), so start-up deserializes them instead of determinizing them; a user
+//! pack's patterns are compiled at start-up.
 
 pub mod action;
+mod automata;
 mod classify;
 mod keys;
 mod literals;
 pub mod pack;
+mod precompiled;
 mod scan;
 pub mod validate;
 
 use action::{write_replacement, CategoryOut, Normalize};
 pub use action::{Action, PseudonymKey};
+pub(crate) use automata::Dense;
 use keys::KeyMatcher;
 use literals::LiteralIndex;
 use pack::{KeyRuleSpec, LoadedPack, TriggerKind, ValueShape};
@@ -29,11 +36,13 @@ use validate::Validator;
 
 use crate::config::PolicyConfig;
 use regex_automata::dfa::Automaton;
-use regex_automata::{dfa, meta, util::captures::Captures, util::syntax, Input};
+use regex_automata::{meta, util::captures::Captures, Input};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// Errors building a [`Redactor`]: every problem found, each naming its field or rule.
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +94,14 @@ pub(crate) struct Rule {
     pub id: String,
     pub category: u16,
     pub trigger: TriggerKind,
-    pub regex: meta::Regex,
+    pub regex: RuleRegex,
     /// The same pattern as a fully compiled DFA (no cache, no lazy determinization on the hot
     /// path): anchored-only for literal rules. `None` when it would be too large; the lazy
     /// DFA of `regex` is used then.
     pub dense: Option<Dense>,
+    /// Whether `dense` came precompiled with the binary (a built-in pattern) rather than
+    /// compiled at start-up.
+    pub precompiled: bool,
     /// Bytes that can start a match (from the anchored DFA's start state): a token start whose
     /// first byte is not one of them is skipped without a search.
     pub first_bytes: [bool; 256],
@@ -165,11 +177,105 @@ impl Span {
     }
 }
 
-/// Per-rule regex state, owned by a [`Scratch`].
+/// Per-rule regex state, owned by a [`Scratch`]: made on first use, so a rule that is
+/// searched by its dense DFAs alone never builds its meta regex.
 #[derive(Debug)]
 pub(crate) struct RuleCache {
-    pub cache: meta::Cache,
-    pub caps: Captures,
+    pub cache: OnFirstUse<meta::Cache>,
+    pub caps: OnFirstUse<Captures>,
+}
+
+/// A rule's meta regex: captures (group `v`), and the search of a rule without a dense DFA.
+///
+/// A built-in rule whose DFAs came precompiled is searched by them, and needs its meta regex
+/// only for the group `v` of a match, if it has one: it is built then, on first use (building
+/// them all cost 17M instructions, more than half of start-up once the DFAs came
+/// precompiled). `build.rs` lists only patterns whose meta regex builds. Every other rule's
+/// is built with the rule, where an error is reported.
+#[derive(Clone)]
+pub(crate) struct RuleRegex(Arc<LazyRegex>);
+
+struct LazyRegex {
+    pattern: Box<str>,
+    regex: OnceLock<meta::Regex>,
+}
+
+impl RuleRegex {
+    fn built(pattern: &str, regex: meta::Regex) -> RuleRegex {
+        let r = RuleRegex::on_first_use(pattern);
+        let _ = r.0.regex.set(regex);
+        r
+    }
+
+    fn on_first_use(pattern: &str) -> RuleRegex {
+        RuleRegex(Arc::new(LazyRegex {
+            pattern: pattern.into(),
+            regex: OnceLock::new(),
+        }))
+    }
+
+    fn is_built(&self) -> bool {
+        self.0.regex.get().is_some()
+    }
+}
+
+impl Deref for RuleRegex {
+    type Target = meta::Regex;
+
+    fn deref(&self) -> &meta::Regex {
+        self.0.regex.get_or_init(|| {
+            automata::meta_regex(&self.0.pattern)
+                .expect("the meta regex of a precompiled pattern builds (build.rs built it)")
+        })
+    }
+}
+
+impl std::fmt::Debug for RuleRegex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleRegex")
+            .field("pattern", &self.0.pattern)
+            .field("built", &self.is_built())
+            .finish()
+    }
+}
+
+/// A value made from a rule's meta regex (a cache, captures) the first time it is used.
+pub(crate) struct OnFirstUse<T> {
+    regex: RuleRegex,
+    make: fn(&meta::Regex) -> T,
+    // A `OnceLock` rather than a `OnceCell`: a `Scratch` stays `Sync`.
+    value: OnceLock<T>,
+}
+
+impl<T> OnFirstUse<T> {
+    fn new(regex: &RuleRegex, make: fn(&meta::Regex) -> T) -> Self {
+        OnFirstUse {
+            regex: regex.clone(),
+            make,
+            value: OnceLock::new(),
+        }
+    }
+}
+
+impl<T> Deref for OnFirstUse<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.value.get_or_init(|| (self.make)(&self.regex))
+    }
+}
+
+impl<T> DerefMut for OnFirstUse<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value.get_or_init(|| (self.make)(&self.regex));
+        self.value.get_mut().expect("initialized above")
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for OnFirstUse<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
 }
 
 /// Per-worker mutable state: regex caches and buffers, reused across records.
@@ -193,8 +299,8 @@ impl Scratch {
                 .rules
                 .iter()
                 .map(|rule| RuleCache {
-                    cache: rule.regex.create_cache(),
-                    caps: rule.regex.create_captures(),
+                    cache: OnFirstUse::new(&rule.regex, meta::Regex::create_cache),
+                    caps: OnFirstUse::new(&rule.regex, meta::Regex::create_captures),
                 })
                 .collect();
             self.keys.clear();
@@ -624,13 +730,17 @@ impl Redactor {
             .rules
             .iter()
             .map(|r| {
-                let dfa = match &r.dense {
-                    Some(Dense::Anchored(d)) => format!("dense-dfa {} KiB", d.memory_usage() >> 10),
-                    Some(Dense::Unanchored(d)) => format!(
-                        "dense-dfa {} KiB",
+                let kib = match &r.dense {
+                    Some(Dense::Anchored(d)) => d.memory_usage() >> 10,
+                    Some(Dense::Unanchored(d)) => {
                         (d.forward().memory_usage() + d.reverse().memory_usage()) >> 10
-                    ),
-                    None => "lazy-dfa".into(),
+                    }
+                    None => 0,
+                };
+                let dfa = match (&r.dense, r.precompiled) {
+                    (None, _) => "lazy-dfa".to_string(),
+                    (Some(_), false) => format!("dense-dfa {kib} KiB"),
+                    (Some(_), true) => format!("dense-dfa {kib} KiB, precompiled"),
                 };
                 format!(
                     "{}\t{}\t{:?}\t{:?}\t{dfa}",
@@ -780,49 +890,51 @@ impl JsonCursor {
     }
 }
 
-/// A rule's pattern as fully compiled DFAs.
-#[derive(Debug)]
-pub(crate) enum Dense {
-    /// Forward and reverse DFAs, for unanchored searches over a region.
-    Unanchored(Box<dfa::regex::Regex>),
-    /// A forward anchored DFA, for searches that start at a literal (the start is known).
-    Anchored(Box<dfa::dense::DFA<Vec<u32>>>),
-}
-
-/// A rule's pattern, compiled: the meta regex (captures, and the search of rules without a
-/// dense DFA) and the dense DFAs.
+/// A rule's pattern, compiled.
 struct Compiled {
-    regex: Result<meta::Regex, String>,
+    regex: RuleRegex,
     dense: Option<Dense>,
+    /// Whether `dense` came from the precompiled table.
+    precompiled: bool,
+    /// The shortest match the pattern can produce, in bytes.
+    min_len: usize,
+    /// Whether the pattern has a group named `v`.
+    value_group: bool,
 }
 
-fn compile(spec: &pack::RuleSpec) -> Compiled {
-    let regex = meta::Regex::builder()
-        .syntax(regex_syntax())
-        .configure(
-            // Only used for capture groups and for rules without a dense DFA, always on a
-            // short region: no prefilter and no full DFA of its own (both would be built at
-            // start-up for nothing; the dense DFAs do the searching).
-            meta::Regex::config()
-                .utf8_empty(false)
-                .auto_prefilter(false)
-                .dfa(false)
-                .hybrid_cache_capacity(8 << 20),
-        )
-        .build(&spec.pattern)
-        .map_err(|e| e.to_string());
-    let dense = regex.as_ref().ok().and_then(|_| {
-        dense_dfa(
-            &spec.pattern,
-            matches!(spec.trigger, TriggerKind::Literal | TriggerKind::Number),
-        )
-    });
-    Compiled { regex, dense }
+/// Compile a rule's pattern; the error names what is wrong with it. A built-in pattern's
+/// dense DFAs are taken from the table `build.rs` made, with what the engine would learn
+/// from its meta regex, which is built the first time the rule is searched with it (a match
+/// of a rule with a group `v`), if ever. Other patterns (and one whose precompiled bytes would
+/// not deserialize) are compiled here.
+fn compile(spec: &pack::RuleSpec) -> Result<Compiled, String> {
+    let pattern = spec.pattern.as_str();
+    let anchored = automata::anchored_trigger(spec.trigger.name());
+    if let Some(Ok(p)) = precompiled::lookup(pattern, anchored) {
+        return Ok(Compiled {
+            regex: RuleRegex::on_first_use(pattern),
+            dense: Some(p.dense),
+            precompiled: true,
+            min_len: p.min_len,
+            value_group: p.value_group,
+        });
+    }
+    let regex = automata::meta_regex(pattern)?;
+    Ok(Compiled {
+        value_group: automata::has_value_group(&regex),
+        min_len: automata::min_len(pattern),
+        regex: RuleRegex::built(pattern, regex),
+        dense: automata::build_dense(pattern, anchored),
+        precompiled: false,
+    })
 }
 
 /// Compile the rules given (`None`: a rule the policy turns off), in order, on up to
 /// `threads` threads taking rules from a shared counter.
-fn compile_all(specs: &[Option<&pack::RuleSpec>], threads: usize) -> Vec<Option<Compiled>> {
+fn compile_all(
+    specs: &[Option<&pack::RuleSpec>],
+    threads: usize,
+) -> Vec<Option<Result<Compiled, String>>> {
     let threads = threads.min(specs.len());
     if threads <= 1 {
         return specs.iter().map(|s| s.map(compile)).collect();
@@ -838,7 +950,7 @@ fn compile_all(specs: &[Option<&pack::RuleSpec>], threads: usize) -> Vec<Option<
             done.push((i, spec.map(compile)));
         }
     };
-    let mut out: Vec<Option<Compiled>> = specs.iter().map(|_| None).collect();
+    let mut out: Vec<Option<Result<Compiled, String>>> = specs.iter().map(|_| None).collect();
     std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
         let mine = work();
@@ -851,39 +963,6 @@ fn compile_all(specs: &[Option<&pack::RuleSpec>], threads: usize) -> Vec<Option<
         }
     });
     out
-}
-
-/// Compile a pattern to dense DFAs: anchored and forward-only when the rule is only ever
-/// searched at known starts (a literal, a token start). Gives up (`None`, the lazy DFA is
-/// used) past a size limit, so a
-/// pattern whose unanchored DFA explodes costs neither start-up time nor memory.
-fn dense_dfa(pattern: &str, anchored: bool) -> Option<Dense> {
-    let config = dfa::dense::Config::new()
-        .start_kind(if anchored {
-            dfa::StartKind::Anchored
-        } else {
-            dfa::StartKind::Unanchored
-        })
-        .minimize(false)
-        .dfa_size_limit(Some(2 << 20))
-        .determinize_size_limit(Some(8 << 20));
-    let thompson = regex_automata::nfa::thompson::Config::new().utf8(false);
-    if anchored {
-        return dfa::dense::Builder::new()
-            .configure(config)
-            .syntax(regex_syntax())
-            .thompson(thompson)
-            .build(pattern)
-            .ok()
-            .map(|d| Dense::Anchored(Box::new(d)));
-    }
-    dfa::regex::Regex::builder()
-        .dense(config)
-        .syntax(regex_syntax())
-        .thompson(thompson)
-        .build(pattern)
-        .ok()
-        .map(|r| Dense::Unanchored(Box::new(r)))
 }
 
 /// The bytes on which an anchored DFA leaves its start state for a live state; every byte
@@ -1001,11 +1080,6 @@ fn start_states(
         }
     }
     out
-}
-
-/// Patterns are byte-oriented: ASCII classes, and bytes >= 0x80 matched as bytes (UTF-8 or not).
-fn regex_syntax() -> syntax::Config {
-    syntax::Config::new().unicode(false).utf8(false)
 }
 
 /// Collects categories, rules and literals while building a [`Redactor`].
@@ -1255,15 +1329,25 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn add_rule(&mut self, file: &str, spec: &pack::RuleSpec, compiled: Option<Compiled>) {
+    fn add_rule(
+        &mut self,
+        file: &str,
+        spec: &pack::RuleSpec,
+        compiled: Option<Result<Compiled, String>>,
+    ) {
         let Some(category) = self.admit(file, &spec.id, &spec.category) else {
             return;
         };
         let compiled = compiled.expect("an admitted rule is compiled");
         let fail = |msg: String| format!("pattern pack {file}, rule {}: {msg}", spec.id);
-        let Compiled { regex, dense } = compiled;
-        let regex = match regex {
-            Ok(r) => r,
+        let Compiled {
+            regex,
+            dense,
+            precompiled,
+            min_len,
+            value_group,
+        } = match compiled {
+            Ok(c) => c,
             Err(e) => return self.problems.push(fail(format!("pattern: {e}"))),
         };
         let Ok(validator) = self.validator(file, &spec.id, spec.validator.as_deref()) else {
@@ -1274,10 +1358,6 @@ impl<'p> Builder<'p> {
                 "`literals` is required with trigger literal, and only then".into(),
             ));
         }
-        let value_group = regex
-            .group_info()
-            .to_index(regex_automata::PatternID::ZERO, "v")
-            .is_some();
         let ri = self.rules.len();
         for lit in &spec.literals {
             if let Err(e) = self.literals.add(
@@ -1288,10 +1368,6 @@ impl<'p> Builder<'p> {
                 return self.problems.push(fail(e));
             }
         }
-        let min_len = regex_automata::util::syntax::parse_with(&spec.pattern, &regex_syntax())
-            .ok()
-            .and_then(|hir| hir.properties().minimum_len())
-            .unwrap_or(0);
         self.rules.push(Rule {
             starts: start_states(dense.as_ref()),
             min_len,
@@ -1301,6 +1377,7 @@ impl<'p> Builder<'p> {
             regex,
             first_bytes: first_bytes(dense.as_ref()),
             dense,
+            precompiled,
             value_group,
             validator,
             min_digits: spec.min_digits.unwrap_or(1),
@@ -1355,7 +1432,7 @@ mod tests {
 
     #[test]
     fn digit_run_lengths_from_the_dfa() {
-        let runs = |p: &str| digit_runs(dense_dfa(p, true).as_ref());
+        let runs = |p: &str| digit_runs(automata::build_dense(p, true).as_ref());
         let bits = |ks: &[u32]| ks.iter().fold(0u64, |m, &k| m | 1 << k);
         assert_eq!(runs(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b"), bits(&[1, 2, 3]));
         assert_eq!(runs(r"\b[0-9]{8}[A-Z]\b"), bits(&[8]));
@@ -1365,5 +1442,149 @@ mod tests {
         assert_eq!(runs(r"[A-Z]{2}[0-9]{2}"), 1);
         // No anchored DFA: everything.
         assert_eq!(digit_runs(None), u64::MAX);
+    }
+
+    fn builtin_specs() -> Vec<pack::RuleSpec> {
+        pack::builtin_packs()
+            .unwrap()
+            .into_iter()
+            .flat_map(|p| p.pack.rules)
+            .collect()
+    }
+
+    #[test]
+    fn builtin_rules_take_their_dfas_from_the_precompiled_table() {
+        let r = Redactor::builtin().unwrap();
+        assert!(r.rules.len() > 30 && precompiled::len() > 30);
+        for rule in &r.rules {
+            assert!(rule.precompiled, "{}: compiled at start-up", rule.id);
+            assert!(rule.dense.is_some(), "{}", rule.id);
+            // Searched by its DFAs: its meta regex is not built at start-up.
+            assert!(!rule.regex.is_built(), "{}: meta regex built", rule.id);
+        }
+        // Built on first use, for a rule's group `v` (`Bearer <token>`).
+        let mut scratch = Scratch::default();
+        let mut summary = Summary::default();
+        let line = "sent with Bearer abcdefgh12345678 upstream";
+        let out = r.redact_text(line, &mut scratch, &mut summary);
+        assert_eq!(out, "sent with Bearer [SECRET] upstream");
+        let bearer = r.rules.iter().find(|r| r.value_group && r.regex.is_built());
+        assert!(bearer.is_some(), "the matching rule built its meta regex");
+    }
+
+    #[test]
+    fn a_pattern_not_in_the_table_is_compiled_at_run_time() {
+        let text = r#"
+pack: user
+rules:
+  - id: user.employee
+    category: employee_id
+    trigger: number
+    pattern: 'EMP-(?P<v>[0-9]{6})'
+  - id: user.broken
+    category: employee_id
+    trigger: number
+    pattern: 'EMP-[0-9'
+"#;
+        let pack = pack::parse_pack("user.yaml", text).unwrap();
+        let (good, bad) = (&pack.pack.rules[0], &pack.pack.rules[1]);
+        assert!(precompiled::lookup(&good.pattern, true).is_none());
+        let c = compile(good).unwrap();
+        assert!(!c.precompiled && c.regex.is_built() && c.value_group);
+        assert!(matches!(c.dense, Some(Dense::Anchored(_))));
+        assert_eq!(c.min_len, 10);
+        // An invalid pattern is reported when the rule is loaded.
+        assert!(compile(bad).is_err());
+        // A built-in pattern asked for with another anchoring is not in the table either.
+        let email = builtin_specs()
+            .into_iter()
+            .find(|s| s.id == "core.email")
+            .unwrap();
+        assert!(precompiled::lookup(&email.pattern, true).is_none());
+    }
+
+    #[test]
+    fn engine_types_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Redactor>();
+        send_sync::<Scratch>();
+    }
+
+    #[test]
+    fn trigger_names_are_the_pack_names() {
+        for t in [
+            TriggerKind::Number,
+            TriggerKind::At,
+            TriggerKind::Colon,
+            TriggerKind::Literal,
+        ] {
+            let parsed: TriggerKind = serde_yaml_ng::from_str(t.name()).unwrap();
+            assert_eq!(parsed, t);
+        }
+    }
+
+    #[test]
+    fn precompiled_dfas_are_the_dfas_built_at_run_time() {
+        use regex_automata::Anchored;
+        let mut inputs: Vec<String> = [
+            "",
+            "mail jane.doe@example.com or +33 6 12 34 56 78, card 4111 1111 1111 1111",
+            "ip 159.35.214.68 and 2a00:1450:4007:80e::200e; FR76 3000 6000 0112 3456 7890 189",
+            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU",
+        ]
+        .map(String::from)
+        .into();
+        for spec in builtin_specs() {
+            for e in &spec.examples.must_match {
+                inputs.push(e.parts().0.to_string());
+            }
+            inputs.extend(spec.examples.no_match.iter().cloned());
+        }
+        for spec in builtin_specs() {
+            let anchored = automata::anchored_trigger(spec.trigger.name());
+            let p = precompiled::lookup(&spec.pattern, anchored)
+                .expect("every built-in pattern is in the table")
+                .expect("and deserializes");
+            let fresh = automata::build_dense(&spec.pattern, anchored).unwrap();
+            let regex = automata::meta_regex(&spec.pattern).unwrap();
+            assert_eq!(p.min_len, automata::min_len(&spec.pattern), "{}", spec.id);
+            assert_eq!(
+                p.value_group,
+                automata::has_value_group(&regex),
+                "{}",
+                spec.id
+            );
+            match (p.dense, fresh) {
+                (Dense::Anchored(pre), Dense::Anchored(new)) => {
+                    assert_eq!(pre.to_bytes_native_endian(), new.to_bytes_native_endian());
+                    for text in &inputs {
+                        for at in 0..=text.len() {
+                            let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+                            assert_eq!(
+                                pre.try_search_fwd(&input).unwrap(),
+                                new.try_search_fwd(&input).unwrap(),
+                                "{} on {text:?} at {at}",
+                                spec.id
+                            );
+                        }
+                    }
+                }
+                (Dense::Unanchored(pre), Dense::Unanchored(new)) => {
+                    for (a, b) in [
+                        (pre.forward(), new.forward()),
+                        (pre.reverse(), new.reverse()),
+                    ] {
+                        assert_eq!(a.to_bytes_native_endian(), b.to_bytes_native_endian());
+                    }
+                    for text in &inputs {
+                        let found = |r: &regex_automata::dfa::regex::Regex| -> Vec<_> {
+                            r.find_iter(text).collect()
+                        };
+                        assert_eq!(found(&pre), found(&new), "{} on {text:?}", spec.id);
+                    }
+                }
+                _ => panic!("{}: anchored and unanchored DFAs", spec.id),
+            }
+        }
     }
 }

@@ -52,6 +52,18 @@ pub enum TriggerKind {
     Literal,
 }
 
+impl TriggerKind {
+    /// The name as written in a pack (`trigger: number`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerKind::Number => "number",
+            TriggerKind::At => "at",
+            TriggerKind::Colon => "colon",
+            TriggerKind::Literal => "literal",
+        }
+    }
+}
+
 /// A detector rule as written in a pack.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
