@@ -145,16 +145,15 @@ impl<T> LiteralIndex<T> {
     /// which, if any, really occur).
     #[inline]
     pub(crate) fn may_start_at(&self, line: &[u8], at: usize) -> bool {
-        let (a, b, c) = match line.get(at..at + 3) {
-            Some(&[a, b, c]) => (a, b, c),
-            _ => {
-                let get = |i: usize| line.get(i).copied().unwrap_or(0);
-                (get(at), get(at + 1), get(at + 2))
-            }
-        };
+        let get = |i: usize| line.get(i).copied().unwrap_or(0);
+        let (a, b) = (get(at), get(at + 1));
         let raw = (a as usize) << 8 | b as usize;
-        let t = triple_key(a, b, c);
-        self.raw_starts[raw >> 6] >> (raw & 63) & self.triples[t >> 6] >> (t & 63) & 1 != 0
+        // Most token starts fail on their first two bytes: the third is only hashed then.
+        if self.raw_starts[raw >> 6] >> (raw & 63) & 1 == 0 {
+            return false;
+        }
+        let t = triple_key(a, b, get(at + 2));
+        self.triples[t >> 6] >> (t & 63) & 1 != 0
     }
 
     /// Every literal that occurs at `line[at..]`.

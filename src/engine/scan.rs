@@ -555,6 +555,12 @@ impl Redactor {
                         continue;
                     }
                     let (rs, re, d) = number_region(line, blocks, ts, te, digits);
+                    // Too short for every rule as it is: skipping a benign prefix would only
+                    // leave fewer bytes and digits (`number_min_len` grows as digits drop).
+                    if re - rs < self.number_min_len[(d as usize).min(31)] {
+                        consumed = te.max(re);
+                        continue;
+                    }
                     let (rs, d) = skip_benign_prefix(line, rs, re, d);
                     if re - rs >= self.number_min_len[(d as usize).min(31)] {
                         self.confirm_number_region(line, blocks, rs, re, d, caches, spans);
