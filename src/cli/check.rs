@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,7 +27,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let problems = config.validate();
     if problems.is_empty() {
-        println!("{}: ok", args.config.display());
+        let mut out = super::stdout();
+        writeln!(out, "{}: ok", args.config.display())?;
+        out.flush()?;
         Ok(ExitCode::SUCCESS)
     } else {
         for p in &problems {

@@ -10,6 +10,7 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -40,9 +41,19 @@ enum Command {
 }
 
 /// Parse `std::env::args` and run the subcommand.
+///
+/// A closed stdout ends the command quietly with the status it would have had anyway (see
+/// [`Stdout`]): `Ok(SUCCESS)` here, never an error message or a panic.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    match cli.command {
+    match dispatch(cli.command) {
+        Err(e) if is_stdout_closed(&e) => Ok(ExitCode::SUCCESS),
+        res => res,
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Redact(args) => redact::run(args),
         Command::Patterns(cmd) => patterns::run(cmd),
         Command::Check(args) => check::run(args),
@@ -72,4 +83,68 @@ pub(crate) fn build_redactor(
         let list = e.problems().join("\n  ");
         anyhow::anyhow!("invalid policy:\n  {list}")
     })
+}
+
+/// The standard output of a subcommand: locked once, buffered, with a closed pipe told apart.
+///
+/// Every subcommand writes its stdout through this writer, never with `println!` (which
+/// panics on a closed pipe). Convention, as `rg` or `git log | head` behave: when the reader
+/// of the output goes away (`caviard patterns list | head -1`), the command stops writing and
+/// exits quietly with the status it would have had — 0, or the verdict it already reached
+/// (`patterns test` with failing examples still exits 1) — not with SIGPIPE's 141 and never
+/// with a message. Only stdout's `BrokenPipe` is marked ([`StdoutClosed`]): a broken pipe
+/// elsewhere (an upstream socket) stays an error. What was written before is whole: bytes
+/// reach the pipe in order, and nothing else (no error text) is written to stdout.
+pub(crate) struct Stdout(BufWriter<io::StdoutLock<'static>>);
+
+/// [`Stdout`], buffered by 128 KiB.
+pub(crate) fn stdout() -> Stdout {
+    Stdout(BufWriter::with_capacity(1 << 17, io::stdout().lock()))
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(mark_closed)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf).map_err(mark_closed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(mark_closed)
+    }
+}
+
+/// The reader of stdout has gone away: the error a [`Stdout`] write returns for `BrokenPipe`.
+#[derive(Debug)]
+pub(crate) struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+impl StdoutClosed {
+    /// Whether `e` is a write to a closed stdout.
+    pub(crate) fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<StdoutClosed>())
+    }
+}
+
+fn mark_closed(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe && !StdoutClosed::is(&e) {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+/// Whether an error (anywhere in its chain) is a write to a closed stdout.
+fn is_stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<io::Error>().is_some_and(StdoutClosed::is))
 }

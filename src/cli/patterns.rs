@@ -1,6 +1,7 @@
 //! `caviard patterns`: test pattern packs against their own examples.
 
 use clap::Subcommand;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,27 +41,39 @@ pub fn run(cmd: PatternsCommand) -> anyhow::Result<ExitCode> {
             let r = redactor_for(patterns)?;
             let failures = r.test_examples();
             let (rules, keys) = r.rule_counts();
-            for f in &failures {
-                println!("FAIL {f}");
-            }
-            println!(
-                "{} rules, {} key rules, {} examples, {} failures",
-                rules,
-                keys,
-                r.example_count(),
-                failures.len()
-            );
-            Ok(if failures.is_empty() {
+            let verdict = if failures.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
-            })
+            };
+            let mut out = super::stdout();
+            let written = (|| -> io::Result<()> {
+                for f in &failures {
+                    writeln!(out, "FAIL {f}")?;
+                }
+                writeln!(
+                    out,
+                    "{} rules, {} key rules, {} examples, {} failures",
+                    rules,
+                    keys,
+                    r.example_count(),
+                    failures.len()
+                )?;
+                out.flush()
+            })();
+            match written {
+                // A closed stdout does not change the verdict (see `cli::Stdout`).
+                Err(e) if !super::StdoutClosed::is(&e) => Err(e.into()),
+                _ => Ok(verdict),
+            }
         }
         PatternsCommand::List { patterns } => {
             let r = redactor_for(patterns)?;
+            let mut out = super::stdout();
             for line in r.describe_rules() {
-                println!("{line}");
+                writeln!(out, "{line}")?;
             }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
     }

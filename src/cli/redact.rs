@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -70,8 +70,8 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
         anyhow::anyhow!("invalid configuration:\n  {}", problems.join("\n  "))
     })?;
     let input = open_inputs(&args.files)?;
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 17, stdout.lock());
+    // A closed stdout ends the run through `cli::run`, quietly (see `cli::Stdout`).
+    let mut out = super::stdout();
     let opts = Options {
         format: args.format.into(),
         limits: &config.input,
@@ -261,7 +261,10 @@ fn redact_parallel(
     chunk_bytes: usize,
 ) -> anyhow::Result<Summary> {
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
-    let chunk_rx = std::sync::Mutex::new(chunk_rx);
+    // Owned by the workers only: when they all stop (the writer has hung up after a write
+    // error, a closed stdout), the receiver is dropped and a reader blocked on a full channel
+    // wakes up and stops, instead of the scope waiting on it for ever.
+    let chunk_rx = std::sync::Arc::new(std::sync::Mutex::new(chunk_rx));
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     // Written output buffers go back to the workers: fresh megabyte buffers cost a page fault
@@ -308,7 +311,11 @@ fn redact_parallel(
         });
         let mut workers = Vec::new();
         for _ in 0..threads {
-            let (chunk_rx, done_tx, free_tx) = (&chunk_rx, done_tx.clone(), free_tx.clone());
+            let (chunk_rx, done_tx, free_tx) = (
+                std::sync::Arc::clone(&chunk_rx),
+                done_tx.clone(),
+                free_tx.clone(),
+            );
             let spent_rx = &spent_rx;
             workers.push(s.spawn(move || {
                 let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
@@ -348,6 +355,7 @@ fn redact_parallel(
                 summary
             }));
         }
+        drop(chunk_rx);
         drop(done_tx);
         drop(free_tx);
         let mut pending = BTreeMap::new();

@@ -76,8 +76,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         b.finish_and_clear();
     }
     let report = scanner.finish();
-    let mut stdout = io::stdout().lock();
-    stdout.write_all(render_table(&report).as_bytes())?;
+    let mut out = super::stdout();
+    // The table goes first, as before; a closed stdout still gets the HTML file written (the
+    // error is returned after it, and `cli::run` ends quietly on it).
+    let table = out
+        .write_all(render_table(&report).as_bytes())
+        .and_then(|()| out.flush());
     if let Some(path) = &args.html {
         let title = args
             .files
@@ -87,8 +91,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .join(", ");
         std::fs::write(path, render_html(&report, &title))
             .with_context(|| format!("writing {}", path.display()))?;
-        writeln!(stdout, "\nHTML report: {}", path.display())?;
+        if table.is_ok() {
+            writeln!(out, "\nHTML report: {}", path.display())?;
+        }
     }
+    table?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
