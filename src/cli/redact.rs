@@ -197,7 +197,7 @@ fn append_bounded_line<R: BufRead + ?Sized>(
     }
 }
 
-/// Cut a truncated line (the bytes of `buf` from `start`) back to a whitespace near its end
+/// Cut a truncated line (the bytes of `line` from `start`) back to a whitespace near its end
 /// (a value cut in half would escape its detector) and append the marker.
 fn mark_truncated(line: &mut Vec<u8>, start: usize, marker: &str) {
     let tail = line.len().saturating_sub(256).max(start);

@@ -141,8 +141,8 @@ impl<T> LiteralIndex<T> {
     }
 
     /// Whether some literal may start with the bytes at `at`: its first two bytes, and its
-    /// third up to a hash collision (a quick, branch-free test: [`LiteralIndex::at`] says
-    /// which, if any, really occur).
+    /// third up to a hash collision (a quick test, with one branch after the two-byte bitmap:
+    /// [`LiteralIndex::at`] says which, if any, really occur).
     #[inline]
     pub(crate) fn may_start_at(&self, line: &[u8], at: usize) -> bool {
         let get = |i: usize| line.get(i).copied().unwrap_or(0);

@@ -517,8 +517,9 @@ impl Redactor {
             let token_starts = m.word & !(m.word << 1 | word_carry);
             let digit_runs = m.digit & !(m.digit << 1 | digit_carry);
             (word_carry, digit_carry) = (m.word >> 63, m.digit >> 63);
-            // Literal starts, without a branch per candidate: a literal that begins with a
-            // letter or digit begins a token; one that begins with punctuation, anywhere.
+            // Literal starts, gathered into a mask before the marks are visited: a literal that
+            // begins with a letter or digit begins a token; one that begins with punctuation,
+            // anywhere.
             let mut candidates = m.literal_first & (token_starts | !m.word);
             let mut literal_hits = 0u64;
             while candidates != 0 {
