@@ -277,6 +277,12 @@ fn number_region(
         if d == 0 && !(j - t0 <= 4 && line[t0..j].iter().all(u8::is_ascii_uppercase)) {
             break;
         }
+        // A timestamp ends the region: `<134>1 2024-12-08T06:19:18Z` (a syslog version
+        // before it) is no number.
+        let date_like = (j - t0 == 4) & (d == 4) & (line.get(j) == Some(&b'-'));
+        if date_like && iso_timestamp_end(line, t0).is_some() {
+            break;
+        }
         digits += d;
         e = j;
     }
@@ -976,6 +982,13 @@ mod tests {
         let l = b"card 4111 1111 1111 1111 flagged";
         let (s, e, d) = region(l, 5, 9, 4);
         assert_eq!((&l[s..e], d), (&b"4111 1111 1111 1111"[..], 16));
+        // A timestamp after the first token ends the region; a date alone does not.
+        let l = b"<134>1 2024-12-08T06:19:18.082Z host";
+        let (s, e, d) = region(l, 5, 6, 1);
+        assert_eq!((&l[s..e], d), (&b"1"[..], 1));
+        let l = b"<134>1 2024-12-08 host";
+        let (s, e, _) = region(l, 5, 6, 1);
+        assert_eq!(&l[s..e], b"1 2024-12-08");
     }
 
     #[test]
