@@ -30,7 +30,7 @@
 mod rule;
 mod summary;
 
-pub use summary::{AuditSummary, SummaryValue};
+pub use summary::{AuditSummary, Pairs, SummaryField, SummaryValue};
 
 use crate::config::retention::{AuditConfig, RetentionConfig, SummaryMode};
 use crate::engine::Summary;
@@ -59,6 +59,32 @@ pub trait RecordView {
     fn syslog_app_name(&self) -> Option<Cow<'_, str>> {
         None
     }
+}
+
+/// The OpenTelemetry severity number of a level name (`WARN`, `warning`, `Error`,
+/// `critical`...): the lowest number of its level, from the name's first letters, case
+/// ignored; `None` for a name of no known level (`verbose`, `30`).
+pub fn severity_number(text: &str) -> Option<u8> {
+    let t = text.trim();
+    let starts = |p: &str| {
+        t.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    };
+    Some(if starts("trace") {
+        1
+    } else if starts("debug") {
+        5
+    } else if starts("info") || starts("notice") {
+        9
+    } else if starts("warn") {
+        13
+    } else if starts("err") || starts("crit") {
+        17
+    } else if starts("fatal") || starts("emerg") || starts("alert") || starts("panic") {
+        21
+    } else {
+        return None;
+    })
 }
 
 /// A retention class: a name the backend routes on, and how long records are kept.
