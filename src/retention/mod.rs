@@ -7,8 +7,8 @@
 //! ```
 //!
 //! The policy knows nothing about protocols. A forwarder describes its record through
-//! [`RecordView`] (the OTLP proxy over a log record and its resource; a JSON line in
-//! `caviard redact`; later a syslog message, a Loki stream, an Elasticsearch bulk document)
+//! [`RecordView`] (the OTLP proxy over a log record and its resource; [`LineView`] over a JSON
+//! or logfmt line in `caviard redact --tag`; later a syslog message, a Loki stream, an Elasticsearch bulk document)
 //! and writes the returned [`RetentionClass`] wherever its backend can act on it: an OTLP
 //! attribute, a Loki stream label, an index name template (`logs-{retention}-{yyyy.MM.dd}`),
 //! syslog structured data, a Splunk HEC index. The class name is restricted to lowercase
@@ -27,9 +27,11 @@
 //! Rules see the record as it leaves caviard, after redaction: a retention decision can
 //! never depend on a personal value.
 
+mod line;
 mod rule;
 mod summary;
 
+pub use line::{LineScratch, LineTagger, LineView, FILE_RECEIVER};
 pub use summary::{AuditSummary, Pairs, SummaryField, SummaryValue};
 
 use crate::config::retention::{AuditConfig, RetentionConfig, SummaryMode};
