@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+mod digits;
 pub mod engine;
 pub mod retention;
 pub mod scan;

@@ -1,23 +1,39 @@
-//! The hot path allocates nothing: a counting global allocator around `redact_into`.
+//! The hot path allocates nothing: a counting global allocator around `redact_into` and the
+//! tagging of `caviard redact --tag`.
+use caviard::config::retention::{AuditConfig, RetentionConfig};
 use caviard::engine::{Format, Redactor, Scratch, Summary};
+use caviard::retention::{AuditSummary, LineScratch, LineTagger, RetentionPolicy};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Per thread, so tests running side by side do not count each other's allocations (a
+    // const-initialised Cell: reading it never allocates).
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocs() -> usize {
+    COUNT.with(Cell::get)
+}
 
 // SAFETY: forwards to the system allocator, only counting calls.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         System.realloc(p, l, n)
     }
 }
@@ -43,7 +59,7 @@ fn no_allocation_per_record() {
         out.clear();
         r.redact_into(line, Format::Auto, &mut scratch, &mut summary, &mut out);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     for _ in 0..100 {
         for line in CLEAN {
             out.clear();
@@ -51,19 +67,15 @@ fn no_allocation_per_record() {
             assert!(!changed, "{}", String::from_utf8_lossy(&out));
         }
     }
-    assert_eq!(
-        ALLOCS.load(Ordering::Relaxed) - before,
-        0,
-        "allocations on clean lines"
-    );
-    let before = ALLOCS.load(Ordering::Relaxed);
+    assert_eq!(allocs() - before, 0, "allocations on clean lines");
+    let before = allocs();
     for _ in 0..100 {
         out.clear();
         summary.clear();
         assert!(r.redact_into(DIRTY, Format::Auto, &mut scratch, &mut summary, &mut out));
     }
     assert_eq!(
-        ALLOCS.load(Ordering::Relaxed) - before,
+        allocs() - before,
         0,
         "allocations on a redacted line after warm-up"
     );
@@ -72,5 +84,47 @@ fn no_allocation_per_record() {
         5,
         "{:?}",
         summary.categories().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn no_allocation_per_tagged_line() {
+    let r = Redactor::builtin().unwrap();
+    let policy = RetentionPolicy::compile(&RetentionConfig::default(), None).unwrap();
+    let tagger = LineTagger::new(
+        Some(policy),
+        AuditSummary::from_config(&AuditConfig::default()),
+    );
+    let lines: [(&[u8], Format); 5] = [
+        (CLEAN[0], Format::Auto),
+        (DIRTY, Format::Auto),
+        // Nested ECS field, a debug level, and a forged class to remove.
+        (
+            br#"{"event":{"category":"iam"},"level":"debug","retention.class":"x"}"#,
+            Format::Auto,
+        ),
+        (CLEAN[1], Format::Logfmt),
+        (b"level=warn user=jean.dupont@example.fr", Format::Logfmt),
+    ];
+    let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
+    let mut lines_scratch = LineScratch::default();
+    let mut out = Vec::with_capacity(4096);
+    let mut pass = |out: &mut Vec<u8>| {
+        for (line, format) in lines {
+            out.clear();
+            summary.clear();
+            r.redact_into(line, format, &mut scratch, &mut summary, out);
+            assert!(tagger.tag(out, 0, format, &summary, &mut lines_scratch));
+        }
+    };
+    pass(&mut out);
+    let before = allocs();
+    for _ in 0..100 {
+        pass(&mut out);
+    }
+    assert_eq!(
+        allocs() - before,
+        0,
+        "allocations tagging lines after warm-up"
     );
 }

@@ -1,7 +1,7 @@
 //! Black-box tests of `caviard redact`: the built binary on stdin/stdout.
 mod util;
 
-use util::{redact, run};
+use util::{redact, run, with_config};
 
 fn lines(b: &[u8]) -> Vec<&[u8]> {
     b.strip_suffix(b"\n")
@@ -89,20 +89,6 @@ fn keys(v: &serde_json::Value) -> Vec<String> {
     }
     walk(v, "", &mut out);
     out
-}
-
-fn with_config(
-    yaml: &str,
-    args: &[&str],
-    input: &[u8],
-    env: &[(&str, &str)],
-) -> std::process::Output {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, yaml).unwrap();
-    let mut all = vec!["redact", "--config", cfg.to_str().unwrap()];
-    all.extend_from_slice(args);
-    run(&all, input, env)
 }
 
 #[test]

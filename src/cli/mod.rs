@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::retention::{AuditSummary, RetentionPolicy};
 
 /// caviard: redact personal data from logs before they leave the cluster.
 #[derive(Debug, Parser)]
@@ -83,6 +84,27 @@ pub(crate) fn build_redactor(
         let list = e.problems().join("\n  ");
         anyhow::anyhow!("invalid policy:\n  {list}")
     })
+}
+
+/// The retention policy (`None` with `retention.enabled: false`) and the redaction summary of a
+/// config, as `serve` and `redact --tag` write them; every problem in one error.
+pub(crate) fn retention_and_audit(
+    config: &Config,
+    redactor: &crate::engine::Redactor,
+) -> anyhow::Result<(Option<RetentionPolicy>, AuditSummary)> {
+    let categories: Vec<String> = redactor.categories().map(str::to_string).collect();
+    let problems = crate::retention::problems(&config.retention, &config.audit, Some(&categories));
+    if !problems.is_empty() {
+        anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
+    }
+    let policy = if config.retention.enabled {
+        let policy = RetentionPolicy::compile(&config.retention, Some(&categories))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Some(policy)
+    } else {
+        None
+    };
+    Ok((policy, AuditSummary::from_config(&config.audit)))
 }
 
 /// The standard output of a subcommand: locked once, buffered, with a closed pipe told apart.

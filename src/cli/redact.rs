@@ -5,6 +5,10 @@
 //! so a 10 GB line without a newline cannot exhaust memory. With `--threads N > 1`, a reader
 //! thread cuts the input into chunks of whole lines, N workers redact chunks, and the writer
 //! puts them back in order.
+//!
+//! With `--tag`, each JSON-object line (logfmt line with `--format logfmt`) also gets its
+//! retention class and what was redacted in it, as `caviard serve` writes them on OTLP
+//! records ([`LineTagger`]); without it, no line is looked at twice.
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -17,6 +21,7 @@ use std::sync::mpsc;
 
 use crate::config::InputConfig;
 use crate::engine::{Format, Redactor, Scratch, Summary};
+use crate::retention::{LineScratch, LineTagger};
 
 /// Arguments of `caviard redact`.
 #[derive(Debug, Args)]
@@ -33,6 +38,23 @@ pub struct RedactArgs {
     /// Print counts per category to stderr at the end (never values).
     #[arg(long)]
     summary: bool,
+    /// Tag each JSON (or logfmt) line with its retention class, its days and what was redacted
+    /// in it (counts and categories, never values), as `caviard serve` tags OTLP records.
+    ///
+    /// A line that is a JSON object gets the members `"retention.class"`, `"retention.days"`
+    /// and, when something was redacted in it, `"redaction.count"` and
+    /// `"redaction.categories"`, after its last member (before its closing `}`); the rest of
+    /// the line is unchanged. With `--format logfmt` they are appended as ` key=value` pairs.
+    /// Keys, classes, rules and the summary mode come from the config's `retention:` and
+    /// `audit:` sections (the built-in CNIL-derived policy without `--config`). Rules see the
+    /// line after redaction; its receiver is `file`, its fields are its top-level members, its
+    /// severity is read from `level`, `severity`, `lvl` or `log.level`. Members of those names
+    /// already in the line are removed first, so a line carries one class, caviard's.
+    ///
+    /// Plain text lines (and lines that are not valid JSON, such as truncated ones) are left
+    /// unchanged: there is no field to put the class in. Not allowed with `--format text`.
+    #[arg(long)]
+    tag: bool,
     /// Bytes of whole lines handed to a worker at a time (with --threads > 1).
     #[arg(long, default_value_t = 1 << 18, hide = true)]
     chunk_bytes: usize,
@@ -66,27 +88,33 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    if args.tag && matches!(args.format, FormatArg::Text) {
+        anyhow::bail!("--tag needs JSON or logfmt lines: a text line has no field to put the retention class in");
+    }
     let redactor = config.checked_redactor(threads).map_err(|problems| {
         anyhow::anyhow!("invalid configuration:\n  {}", problems.join("\n  "))
     })?;
+    let tagger = if args.tag {
+        let (policy, audit) = super::retention_and_audit(&config, &redactor)?;
+        Some(LineTagger::new(policy, audit))
+    } else {
+        None
+    };
     let input = open_inputs(&args.files)?;
     // A closed stdout ends the run through `cli::run`, quietly (see `cli::Stdout`).
     let mut out = super::stdout();
     let opts = Options {
         format: args.format.into(),
         limits: &config.input,
+        tagger: tagger.as_ref(),
     };
-    let summary = if threads == 1 {
-        redact_serial(&redactor, input, &mut out, &opts)?
-    } else {
-        redact_parallel(
-            &redactor,
-            input,
-            &mut out,
-            &opts,
-            threads,
-            args.chunk_bytes.max(1),
-        )?
+    let (r, chunk) = (&redactor, args.chunk_bytes.max(1));
+    // Tagging is a compile-time parameter: without `--tag` the loops are the plain filter's.
+    let summary = match (threads, opts.tagger.is_some()) {
+        (1, false) => redact_serial::<false>(r, input, &mut out, &opts)?,
+        (1, true) => redact_serial::<true>(r, input, &mut out, &opts)?,
+        (_, false) => redact_parallel::<false>(r, input, &mut out, &opts, threads, chunk)?,
+        (_, true) => redact_parallel::<true>(r, input, &mut out, &opts, threads, chunk)?,
     };
     out.flush()?;
     if args.summary {
@@ -102,6 +130,19 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
 struct Options<'a> {
     format: Format,
     limits: &'a InputConfig,
+    /// `--tag`.
+    tagger: Option<&'a LineTagger>,
+}
+
+/// What a worker (or the serial loop) keeps from line to line.
+#[derive(Default)]
+struct Worker {
+    scratch: Scratch,
+    /// Every redaction of the run so far (`--summary`).
+    summary: Summary,
+    /// With `--tag`: the current line's redactions, then added to `summary`.
+    record: Summary,
+    line: LineScratch,
 }
 
 fn open_inputs(files: &[PathBuf]) -> anyhow::Result<Box<dyn BufRead + Send>> {
@@ -210,49 +251,61 @@ fn mark_truncated(line: &mut Vec<u8>, start: usize, marker: &str) {
     line.extend_from_slice(marker.as_bytes());
 }
 
-/// Redact one line into `out`, followed by `\n`; CRLF endings are kept.
-fn redact_one(
+/// Redact one line into `out`, followed by `\n`; CRLF endings are kept. With `TAG` (and a
+/// tagger in `opts`), the line is tagged too.
+fn redact_one<const TAG: bool>(
     r: &Redactor,
     line: &[u8],
     opts: &Options,
-    scratch: &mut Scratch,
-    summary: &mut Summary,
+    w: &mut Worker,
     out: &mut Vec<u8>,
 ) {
     let (body, cr) = match line.strip_suffix(b"\r") {
         Some(b) => (b, true),
         None => (line, false),
     };
-    r.redact_into(body, opts.format, scratch, summary, out);
+    if let (true, Some(tagger)) = (TAG, opts.tagger) {
+        let start = out.len();
+        // `record` is all zeros here: only a line with a change adds to it, and it is cleared
+        // below.
+        let changed = r.redact_into(body, opts.format, &mut w.scratch, &mut w.record, out);
+        tagger.tag(out, start, opts.format, &w.record, &mut w.line);
+        if changed {
+            w.summary.merge(&w.record);
+            w.record.clear();
+        }
+    } else {
+        r.redact_into(body, opts.format, &mut w.scratch, &mut w.summary, out);
+    }
     if cr {
         out.push(b'\r');
     }
     out.push(b'\n');
 }
 
-fn redact_serial(
+fn redact_serial<const TAG: bool>(
     r: &Redactor,
     mut input: Box<dyn BufRead + Send>,
     out: &mut impl Write,
     opts: &Options,
 ) -> anyhow::Result<Summary> {
-    let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
+    let mut w = Worker::default();
     let (mut line, mut buf) = (Vec::new(), Vec::with_capacity(1 << 16));
     while let Some(cut) = read_bounded_line(&mut *input, &mut line, opts.limits.max_line_bytes)? {
         if cut > 0 {
             mark_truncated(&mut line, 0, &opts.limits.truncation_marker);
         }
-        redact_one(r, &line, opts, &mut scratch, &mut summary, &mut buf);
+        redact_one::<TAG>(r, &line, opts, &mut w, &mut buf);
         if buf.len() >= 1 << 16 {
             out.write_all(&buf)?;
             buf.clear();
         }
     }
     out.write_all(&buf)?;
-    Ok(summary)
+    Ok(w.summary)
 }
 
-fn redact_parallel(
+fn redact_parallel<const TAG: bool>(
     r: &Redactor,
     mut input: Box<dyn BufRead + Send>,
     out: &mut impl Write,
@@ -318,7 +371,7 @@ fn redact_parallel(
             );
             let spent_rx = &spent_rx;
             workers.push(s.spawn(move || {
-                let (mut scratch, mut summary) = (Scratch::default(), Summary::default());
+                let mut w = Worker::default();
                 loop {
                     let next = chunk_rx
                         .lock()
@@ -337,14 +390,7 @@ fn redact_parallel(
                     // cut with `memchr`, as the serial path reads them.
                     let mut start = 0;
                     for end in memchr::memchr_iter(b'\n', &chunk) {
-                        redact_one(
-                            r,
-                            &chunk[start..end],
-                            opts,
-                            &mut scratch,
-                            &mut summary,
-                            &mut buf,
-                        );
+                        redact_one::<TAG>(r, &chunk[start..end], opts, &mut w, &mut buf);
                         start = end + 1;
                     }
                     let _ = free_tx.send(chunk);
@@ -352,7 +398,7 @@ fn redact_parallel(
                         break;
                     }
                 }
-                summary
+                w.summary
             }));
         }
         drop(chunk_rx);

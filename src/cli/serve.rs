@@ -7,7 +7,6 @@
 
 use crate::config::serve::{ServeConfig, UpstreamProtocol};
 use crate::config::Config;
-use crate::retention::{AuditSummary, RetentionPolicy};
 use crate::serve::{Listening, Processing, Tags};
 use anyhow::{bail, Context};
 use std::net::SocketAddr;
@@ -82,22 +81,8 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
 
 /// The retention policy and redaction summary of the config; every problem in one error.
 fn build_tags(config: &Config, redactor: &crate::engine::Redactor) -> anyhow::Result<Tags> {
-    let categories: Vec<String> = redactor.categories().map(str::to_string).collect();
-    let problems = crate::retention::problems(&config.retention, &config.audit, Some(&categories));
-    if !problems.is_empty() {
-        bail!("invalid configuration:\n  {}", problems.join("\n  "));
-    }
-    let retention = if config.retention.enabled {
-        let policy = RetentionPolicy::compile(&config.retention, Some(&categories))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Some(Arc::new(policy))
-    } else {
-        None
-    };
-    Ok(Tags::new(
-        retention,
-        AuditSummary::from_config(&config.audit),
-    ))
+    let (policy, audit) = super::retention_and_audit(config, redactor)?;
+    Ok(Tags::new(policy.map(Arc::new), audit))
 }
 
 /// Apply flags, then environment defaults, and validate: every problem in one error.

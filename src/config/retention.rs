@@ -155,7 +155,8 @@ pub struct RetentionRuleConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchConfig {
-    /// The receiver the record came in by: `otlp_grpc`, `otlp_http`, `file` (`caviard redact`).
+    /// The receiver the record came in by: `otlp_grpc`, `otlp_http`, `file` (`caviard redact
+    /// --tag`, files and stdin alike).
     pub receiver: Option<Vec<String>>,
     /// Resource attribute `service.name`.
     pub service: Option<Vec<String>>,

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! The policy knows nothing about protocols. A forwarder describes its record through
-//! [`RecordView`] (the OTLP proxy over a log record and its resource; a JSON line in
-//! `caviard redact`; later a syslog message, a Loki stream, an Elasticsearch bulk document)
+//! [`RecordView`] (the OTLP proxy over a log record and its resource; [`LineView`] over a JSON
+//! or logfmt line in `caviard redact --tag`; later a syslog message, a Loki stream, an Elasticsearch bulk document)
 //! and writes the returned [`RetentionClass`] wherever its backend can act on it: an OTLP
 //! attribute, a Loki stream label, an index name template (`logs-{retention}-{yyyy.MM.dd}`),
 //! syslog structured data, a Splunk HEC index. The class name is restricted to lowercase
@@ -27,10 +27,12 @@
 //! Rules see the record as it leaves caviard, after redaction: a retention decision can
 //! never depend on a personal value.
 
+mod line;
 mod rule;
 mod summary;
 
-pub use summary::{AuditSummary, SummaryValue};
+pub use line::{LineScratch, LineTagger, LineView, FILE_RECEIVER};
+pub use summary::{AuditSummary, Pairs, SummaryField, SummaryValue};
 
 use crate::config::retention::{AuditConfig, RetentionConfig, SummaryMode};
 use crate::engine::Summary;
@@ -59,6 +61,32 @@ pub trait RecordView {
     fn syslog_app_name(&self) -> Option<Cow<'_, str>> {
         None
     }
+}
+
+/// The OpenTelemetry severity number of a level name (`WARN`, `warning`, `Error`,
+/// `critical`...): the lowest number of its level, from the name's first letters, case
+/// ignored; `None` for a name of no known level (`verbose`, `30`).
+pub fn severity_number(text: &str) -> Option<u8> {
+    let t = text.trim();
+    let starts = |p: &str| {
+        t.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    };
+    Some(if starts("trace") {
+        1
+    } else if starts("debug") {
+        5
+    } else if starts("info") || starts("notice") {
+        9
+    } else if starts("warn") {
+        13
+    } else if starts("err") || starts("crit") {
+        17
+    } else if starts("fatal") || starts("emerg") || starts("alert") || starts("panic") {
+        21
+    } else {
+        return None;
+    })
 }
 
 /// A retention class: a name the backend routes on, and how long records are kept.

@@ -61,31 +61,76 @@ impl AuditSummary {
     /// Call `emit(key, value)` for each attribute of a record's summary; nothing for a record
     /// with nothing redacted, or in mode `off`.
     pub fn write(&self, summary: &Summary, mut emit: impl FnMut(&str, SummaryValue)) {
+        self.fields(summary, |key, field| {
+            emit(
+                key,
+                match field {
+                    SummaryField::Int(n) => SummaryValue::Int(n),
+                    SummaryField::Pairs(p) => SummaryValue::Text(p.to_string()),
+                },
+            )
+        });
+    }
+
+    /// [`write`](Self::write) without formatting: the text values come as [`Pairs`], which a
+    /// caller writing into its own buffer (a log line) formats there without allocating.
+    pub fn fields(&self, summary: &Summary, mut emit: impl FnMut(&str, SummaryField<'_>)) {
         let total = summary.total();
         if self.mode == SummaryMode::Off || total == 0 {
             return;
         }
-        emit(&self.count, SummaryValue::Int(i64::from(total)));
-        emit(
-            &self.categories,
-            SummaryValue::Text(pairs(summary.categories())),
-        );
+        emit(&self.count, SummaryField::Int(i64::from(total)));
+        let pairs = |rules| SummaryField::Pairs(Pairs { summary, rules });
+        emit(&self.categories, pairs(false));
         if self.mode == SummaryMode::Rules {
-            emit(&self.rules, SummaryValue::Text(pairs(summary.rules())));
+            emit(&self.rules, pairs(true));
         }
     }
 }
 
-/// `a:2,b:1`, sorted by name.
-pub(crate) fn pairs<'a>(it: impl Iterator<Item = (&'a str, u32)>) -> String {
-    let mut v: Vec<(&str, u32)> = it.collect();
-    v.sort_unstable();
-    let mut out = String::with_capacity(v.len() * 16);
-    for (i, (name, n)) in v.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+/// One summary attribute value, borrowed from the record's [`Summary`].
+#[derive(Debug, Clone, Copy)]
+pub enum SummaryField<'a> {
+    /// A count.
+    Int(i64),
+    /// `name:count` pairs.
+    Pairs(Pairs<'a>),
+}
+
+/// The `name:count` pairs of a summary's categories or rules, comma-separated and sorted by
+/// name (`email:2,phone:1`); `Display` writes them without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct Pairs<'a> {
+    summary: &'a Summary,
+    rules: bool,
+}
+
+impl std::fmt::Display for Pairs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.rules {
+            write_sorted(|| self.summary.rules(), f)
+        } else {
+            write_sorted(|| self.summary.categories(), f)
         }
-        let _ = write!(out, "{name}:{n}");
     }
-    out
+}
+
+/// Write `name:count` pairs in name order, picking the next name each time: no buffer to sort,
+/// and a record has only a few categories with a non-zero count.
+fn write_sorted<'a, I>(pairs: impl Fn() -> I, f: &mut impl Write) -> std::fmt::Result
+where
+    I: Iterator<Item = (&'a str, u32)>,
+{
+    let mut last: Option<&str> = None;
+    while let Some((name, n)) = pairs()
+        .filter(|(name, _)| last.is_none_or(|l| *name > l))
+        .min_by_key(|(name, _)| *name)
+    {
+        if last.is_some() {
+            f.write_char(',')?;
+        }
+        write!(f, "{name}:{n}")?;
+        last = Some(name);
+    }
+    Ok(())
 }

@@ -275,3 +275,42 @@ fn summary_attributes_carry_counts_never_values() {
     AuditSummary::from_config(&a).write(&summary_of("ok"), |k, v| none.push((k.to_string(), v)));
     assert!(none.is_empty());
 }
+
+#[test]
+fn severity_names_on_the_opentelemetry_scale() {
+    for (text, want) in [
+        ("trace", Some(1)),
+        ("DEBUG", Some(5)),
+        ("info", Some(9)),
+        ("Notice", Some(9)),
+        ("  Warn ", Some(13)),
+        ("warning", Some(13)),
+        ("error", Some(17)),
+        ("critical", Some(17)),
+        ("FATAL", Some(21)),
+        ("emerg", Some(21)),
+        ("verbose", None),
+        ("30", None),
+        ("", None),
+        // Cutting five bytes off this text is in the middle of a character: it panicked
+        // before the prefix was taken with `get`.
+        ("ééé", None),
+    ] {
+        assert_eq!(severity_number(text), want, "{text:?}");
+    }
+}
+
+#[test]
+fn summary_pairs_are_sorted_by_name() {
+    let s = summary_of("jean@example.fr +33 6 12 34 56 78 bob@example.com");
+    let a: AuditConfig = serde_yaml_ng::from_str("summary: categories").unwrap();
+    let mut got = Vec::new();
+    AuditSummary::from_config(&a).write(&s, |k, v| got.push((k.to_string(), v)));
+    assert_eq!(
+        got[1],
+        (
+            "redaction.categories".to_string(),
+            SummaryValue::Text("email:2,phone:1".into())
+        )
+    );
+}

@@ -44,6 +44,16 @@ pub fn redact(args: &[&str], input: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
+/// `caviard redact --config C ARGS` on `input`, with `yaml` written to a temporary file `C`.
+pub fn with_config(yaml: &str, args: &[&str], input: &[u8], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, yaml).expect("write the config");
+    let mut all = vec!["redact", "--config", cfg.to_str().expect("UTF-8 path")];
+    all.extend_from_slice(args);
+    run(&all, input, env)
+}
+
 /// The workplace's shared corpus beside the repository, if present. A user's clone has none:
 /// tests that need it print why they skip.
 pub fn shared_corpus() -> Option<PathBuf> {

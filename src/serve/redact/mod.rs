@@ -40,6 +40,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::payload::{data_points as points, Request};
 use super::Tags;
+use crate::digits::format_i64;
 
 mod tag;
 
@@ -617,26 +618,6 @@ fn deeper(depth: usize) -> Result<usize, Unprocessable> {
         return Err(Unprocessable);
     }
     Ok(depth + 1)
-}
-
-/// Decimal digits of `i` in `buf`, without allocating.
-fn format_i64(i: i64, buf: &mut [u8; 20]) -> &str {
-    let mut n = i.unsigned_abs();
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    // Only ASCII digits and '-' were written.
-    std::str::from_utf8(&buf[pos..]).unwrap_or("0")
 }
 
 #[cfg(test)]

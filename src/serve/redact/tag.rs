@@ -118,23 +118,7 @@ fn severity(r: &LogRecord) -> Option<u8> {
     if (1..=24).contains(&r.severity_number) {
         return u8::try_from(r.severity_number).ok();
     }
-    let t = r.severity_text.trim();
-    let starts = |p: &str| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p);
-    Some(if starts("trace") {
-        1
-    } else if starts("debug") {
-        5
-    } else if starts("info") || starts("notice") {
-        9
-    } else if starts("warn") {
-        13
-    } else if starts("err") || starts("crit") {
-        17
-    } else if starts("fatal") || starts("emerg") || starts("alert") || starts("panic") {
-        21
-    } else {
-        return None;
-    })
+    crate::retention::severity_number(&r.severity_text)
 }
 
 fn kv(key: &str, value: Value) -> KeyValue {
