@@ -1,7 +1,7 @@
 //! Exporters: one task per signal takes redacted batches off its queue lane, groups them
 //! (`batch.max_records`, `batch.max_bytes`, `batch.timeout`) and delivers them upstream with
 //! up to `upstream.concurrency` requests in flight, retrying retryable failures with
-//! exponential back-off.
+//! exponential back-off and jitter (see [`Backoff`]).
 //!
 //! Batching is byte concatenation: the queue holds protobuf-encoded export requests and two
 //! concatenated encodings of a message with only repeated fields decode as one request holding
@@ -18,6 +18,7 @@ use super::queue::{Batch, LaneReceivers, Permit};
 use super::telemetry::Counters;
 use crate::config::serve::{ServeConfig, UpstreamProtocol};
 use bytes::{Bytes, BytesMut};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -273,7 +274,7 @@ async fn deliver(
 ) {
     let records = permit.records() as u64;
     let start = Instant::now();
-    let mut backoff = d.initial_backoff;
+    let mut backoff = Backoff::new(d.initial_backoff, d.max_backoff);
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
@@ -307,7 +308,7 @@ async fn deliver(
             tracing::error!(signal = signal.name(), records, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
             return;
         }
-        let wait = error.retry_after.map_or(backoff, |r| r.min(d.max_backoff));
+        let wait = backoff.next(error.retry_after);
         if d.max_elapsed
             .is_some_and(|max| start.elapsed() + wait > max)
         {
@@ -322,6 +323,145 @@ async fn deliver(
             tracing::debug!(signal = signal.name(), attempt, reason = %error.reason, "Retrying.");
         }
         tokio::time::sleep(wait).await;
-        backoff = (backoff * 2).min(d.max_backoff);
+    }
+}
+
+/// The waits between the attempts of one delivery: a ceiling that starts at
+/// `retry.initial_backoff` and doubles after every failure up to `retry.max_backoff`, and a
+/// wait drawn at random in `[ceiling / 2, ceiling]` ("equal jitter").
+///
+/// Without jitter every exporter (each lane's concurrent requests, every replica of a
+/// sidecar) that failed in the same outage retries at the same instants, so the recovering
+/// upstream gets the whole fleet's backlog in synchronised waves. Equal jitter rather than
+/// "full jitter" (`[0, ceiling]`): the wait never drops to near zero, so a failing upstream is
+/// not hit again at once and the back-off still grows with every failure; the wait never
+/// exceeds `max_backoff`, the documented bound; and a spread of half the ceiling already
+/// de-synchronises retries (at a 5 s ceiling they spread over 2.5 s).
+///
+/// An upstream's `Retry-After` is the server's own schedule: it is used as given (capped at
+/// `max_backoff`), never shortened by jitter.
+#[derive(Debug)]
+struct Backoff {
+    ceiling: Duration,
+    max: Duration,
+    rng: SplitMix64,
+}
+
+impl Backoff {
+    fn new(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            ceiling: initial.min(max),
+            max,
+            rng: SplitMix64::seeded(),
+        }
+    }
+
+    /// The wait before the next attempt; doubles the ceiling for the one after.
+    fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let wait = match retry_after {
+            Some(r) => r.min(self.max),
+            None => {
+                let half = self.ceiling / 2;
+                let span = u64::try_from((self.ceiling - half).as_nanos()).unwrap_or(u64::MAX);
+                half + Duration::from_nanos(self.rng.below_or_eq(span))
+            }
+        };
+        self.ceiling = self.ceiling.saturating_mul(2).min(self.max);
+        wait
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny non-cryptographic generator, plenty for
+/// spreading retries (the `rand` crate would be a dependency for one line of arithmetic).
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// Seeded from std's per-process random hash keys, which also differ at every call: every
+    /// delivery of every replica gets its own sequence.
+    fn seeded() -> SplitMix64 {
+        SplitMix64(
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+        )
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `[0, n]` (modulo bias about n / 2^64: under 10^-6 for any span below 5 hours
+    /// of nanoseconds).
+    fn below_or_eq(&mut self, n: u64) -> u64 {
+        match n.checked_add(1) {
+            Some(m) => self.next_u64() % m,
+            None => self.next_u64(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn backoff_waits_are_jittered_within_half_to_whole_ceiling_and_double_to_the_cap() {
+        // Ceilings 100, 200, 400, 800, 1000, 1000 ms.
+        let ceilings = [100, 200, 400, 800, 1000, 1000].map(|n| n * MS);
+        let mut draws: Vec<Vec<Duration>> = vec![Vec::new(); ceilings.len()];
+        for _ in 0..500 {
+            let mut b = Backoff::new(100 * MS, 1000 * MS);
+            for (i, ceiling) in ceilings.iter().enumerate() {
+                let w = b.next(None);
+                assert!(
+                    w >= *ceiling / 2 && w <= *ceiling,
+                    "attempt {i}: {w:?} outside [{:?}, {ceiling:?}]",
+                    *ceiling / 2
+                );
+                draws[i].push(w);
+            }
+        }
+        for (i, d) in draws.iter().enumerate() {
+            let (lo, hi) = (d.iter().min().unwrap(), d.iter().max().unwrap());
+            // 500 uniform draws span most of the interval; lockstep waits would not differ.
+            assert!(
+                *hi - *lo > ceilings[i] / 4,
+                "attempt {i}: waits {lo:?}..{hi:?} are not spread"
+            );
+        }
+        // Two deliveries that fail together do not wait alike.
+        let mut a = Backoff::new(100 * MS, 1000 * MS);
+        let mut b = Backoff::new(100 * MS, 1000 * MS);
+        let same = (0..8).filter(|_| a.next(None) == b.next(None)).count();
+        assert!(same < 8, "two deliveries waited in lockstep");
+    }
+
+    #[test]
+    fn retry_after_is_used_as_given_capped_at_max_backoff() {
+        let mut b = Backoff::new(100 * MS, 5000 * MS);
+        assert_eq!(b.next(Some(3000 * MS)), 3000 * MS);
+        assert_eq!(b.next(Some(MS)), MS);
+        assert_eq!(b.next(Some(60_000 * MS)), 5000 * MS);
+        assert_eq!(b.next(Some(Duration::ZERO)), Duration::ZERO);
+        // The ceiling kept doubling meanwhile: 100 -> 1600 ms after four failures.
+        let w = b.next(None);
+        assert!(w >= 800 * MS && w <= 1600 * MS, "{w:?}");
+    }
+
+    #[test]
+    fn tiny_backoffs_and_a_cap_below_initial_stay_in_bounds() {
+        let mut b = Backoff::new(Duration::from_nanos(1), Duration::from_nanos(3));
+        for _ in 0..10 {
+            assert!(b.next(None) <= Duration::from_nanos(3));
+        }
+        let mut b = Backoff::new(10 * MS, 4 * MS);
+        assert!(b.next(None) <= 4 * MS);
     }
 }
