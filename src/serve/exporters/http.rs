@@ -96,9 +96,8 @@ impl HttpUpstream {
                 | StatusCode::GATEWAY_TIMEOUT
         ) {
             return Err(SendError {
-                retryable: true,
                 retry_after,
-                reason,
+                ..SendError::retryable(reason)
             });
         }
         Err(SendError::permanent(reason))

@@ -8,6 +8,12 @@
 //! both lists, so batches are never decoded again. A batch's queue capacity is released only
 //! when the upstream accepted it or it was dropped for good (a permanent error, or
 //! `retry.max_elapsed`), each drop counted and logged with the upstream's status.
+//!
+//! One failure stops the proxy instead: the stdout exporter's reader went away (`EPIPE`; Rust
+//! ignores `SIGPIPE`). Nothing can ever be written again, so retrying would only fill the queue
+//! and refuse every client for good while the process looked alive. The first delivery that
+//! finds it sets [`Closed`]; every batch from then on is dropped and counted unsent, and
+//! `serve::run` drains and fails, so the process exits non-zero and its supervisor restarts it.
 
 mod grpc;
 mod http;
@@ -19,27 +25,39 @@ use super::telemetry::Counters;
 use crate::config::serve::{ServeConfig, UpstreamProtocol};
 use bytes::{Bytes, BytesMut};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// A failed upstream request.
 #[derive(Debug)]
 pub(crate) struct SendError {
-    /// Whether the same request may succeed later.
-    retryable: bool,
+    kind: Failure,
     /// The upstream's `Retry-After`, if it sent one.
     retry_after: Option<Duration>,
     /// Status code and reason, for logs (never record content).
     reason: String,
 }
 
+/// What a failed request means for the batch and the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The same request may succeed later: retried with back-off.
+    Retryable,
+    /// This request will never succeed: the batch is dropped.
+    Permanent,
+    /// No request will ever succeed again: the output is gone (stdout's reader went away).
+    /// The batch is dropped and the proxy stops (see [`Closed`]).
+    Closed,
+}
+
 impl SendError {
     fn retryable(reason: String) -> SendError {
         SendError {
-            retryable: true,
+            kind: Failure::Retryable,
             retry_after: None,
             reason,
         }
@@ -47,7 +65,15 @@ impl SendError {
 
     fn permanent(reason: String) -> SendError {
         SendError {
-            retryable: false,
+            kind: Failure::Permanent,
+            retry_after: None,
+            reason,
+        }
+    }
+
+    fn closed(reason: String) -> SendError {
+        SendError {
+            kind: Failure::Closed,
             retry_after: None,
             reason,
         }
@@ -98,12 +124,69 @@ pub(crate) fn describe(config: &ServeConfig) -> String {
 /// The exporter tasks.
 pub(crate) struct Exporting {
     tasks: JoinSet<()>,
+    closed: Arc<Closed>,
 }
 
 impl Exporting {
     /// Wait until every lane is closed and every batch delivered or dropped.
     pub(crate) async fn join(mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Whether (and when) the output went away for good.
+    pub(crate) fn closed(&self) -> Arc<Closed> {
+        self.closed.clone()
+    }
+}
+
+/// Set once the output is gone for good ([`Failure::Closed`]: stdout's reader went away);
+/// counts the records dropped unwritten because of it.
+#[derive(Debug)]
+pub(crate) struct Closed {
+    set: watch::Sender<bool>,
+    lost: AtomicU64,
+}
+
+impl Closed {
+    fn new() -> Closed {
+        Closed {
+            set: watch::Sender::new(false),
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    /// Mark the output gone. The first caller only runs `first` (its log line), before
+    /// `serve::run` is woken to stop, so the cause is logged ahead of the shutdown.
+    fn close(&self, first: impl FnOnce()) {
+        self.set.send_if_modified(|closed| {
+            if *closed {
+                return false;
+            }
+            first();
+            *closed = true;
+            true
+        });
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.set.borrow()
+    }
+
+    /// Count records dropped unsent because the output is gone.
+    fn lose(&self, records: u64) {
+        self.lost.fetch_add(records, Ordering::Relaxed);
+    }
+
+    /// Resolves once the output is gone; never otherwise.
+    pub(crate) async fn wait(&self) {
+        let mut rx = self.set.subscribe();
+        // The sender lives in `self`, so this only returns once the value is true.
+        let _ = rx.wait_for(|&closed| closed).await;
+    }
+
+    /// The records dropped because the output was gone, if it is.
+    pub(crate) fn lost_records(&self) -> Option<u64> {
+        self.is_closed().then(|| self.lost.load(Ordering::Relaxed))
     }
 }
 
@@ -136,6 +219,7 @@ pub(crate) fn spawn(
         timeout: config.batch.timeout.0,
         concurrency: config.upstream.concurrency.get(),
     };
+    let closed = Arc::new(Closed::new());
     let mut tasks = JoinSet::new();
     for (signal, rx) in Signal::ALL.into_iter().zip(lanes) {
         let lane = Lane {
@@ -143,12 +227,13 @@ pub(crate) fn spawn(
             rx,
             upstream: upstream.clone(),
             counters: counters.clone(),
+            closed: closed.clone(),
             delivery,
             batching,
         };
         tasks.spawn(lane.run());
     }
-    Exporting { tasks }
+    Exporting { tasks, closed }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +249,7 @@ struct Lane {
     rx: mpsc::UnboundedReceiver<Batch>,
     upstream: Arc<Upstream>,
     counters: Arc<Counters>,
+    closed: Arc<Closed>,
     delivery: Delivery,
     batching: Batching,
 }
@@ -221,14 +307,24 @@ impl Lane {
                 break;
             };
             let body = pending.body();
-            let (upstream, counters, delivery, signal) = (
+            let (upstream, counters, gone, delivery, signal) = (
                 self.upstream.clone(),
                 self.counters.clone(),
+                self.closed.clone(),
                 self.delivery,
                 self.signal,
             );
             sends.spawn(async move {
-                deliver(&upstream, &counters, delivery, signal, body, pending.permit).await;
+                deliver(
+                    &upstream,
+                    &counters,
+                    &gone,
+                    delivery,
+                    signal,
+                    body,
+                    pending.permit,
+                )
+                .await;
                 drop(slot);
             });
             while sends.try_join_next().is_some() {}
@@ -263,10 +359,12 @@ impl Lane {
 }
 
 /// Send until accepted, permanently refused, or out of `retry.max_elapsed`. The permit (the
-/// records' queue capacity) is released when this returns.
+/// records' queue capacity) is released when this returns. Once the output is gone for good
+/// ([`Closed`]) nothing is sent: the records are dropped and counted.
 async fn deliver(
     upstream: &Upstream,
     counters: &Counters,
+    closed: &Closed,
     d: Delivery,
     signal: Signal,
     body: Bytes,
@@ -277,6 +375,11 @@ async fn deliver(
     let mut backoff = Backoff::new(d.initial_backoff, d.max_backoff);
     let mut attempt: u32 = 0;
     loop {
+        if closed.is_closed() {
+            counters.dropped(signal, records);
+            closed.lose(records);
+            return;
+        }
         attempt += 1;
         let error = match tokio::time::timeout(d.timeout, upstream.send(signal, body.clone())).await
         {
@@ -303,10 +406,21 @@ async fn deliver(
             Ok(Err(e)) => e,
             Err(_) => SendError::retryable(format!("no answer within {:?}", d.timeout)),
         };
-        if !error.retryable {
-            counters.dropped(signal, records);
-            tracing::error!(signal = signal.name(), records, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
-            return;
+        match error.kind {
+            Failure::Retryable => {}
+            Failure::Permanent => {
+                counters.dropped(signal, records);
+                tracing::error!(signal = signal.name(), records, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
+                return;
+            }
+            Failure::Closed => {
+                counters.dropped(signal, records);
+                closed.lose(records);
+                closed.close(|| {
+                    tracing::error!(signal = signal.name(), records, reason = %error.reason, "Output closed for good; batch dropped. Stopping: nothing more can be written.");
+                });
+                return;
+            }
         }
         let wait = backoff.next(error.retry_after);
         if d.max_elapsed
@@ -463,5 +577,22 @@ mod tests {
         }
         let mut b = Backoff::new(10 * MS, 4 * MS);
         assert!(b.next(None) <= 4 * MS);
+    }
+
+    #[test]
+    fn closed_is_set_once_and_counts_its_losses() {
+        let c = Closed::new();
+        assert_eq!(c.lost_records(), None);
+        let mut firsts = 0;
+        c.close(|| firsts += 1);
+        c.close(|| firsts += 1);
+        assert_eq!(firsts, 1);
+        c.lose(3);
+        assert_eq!(c.lost_records(), Some(3));
+        // Already set: `wait` returns at once.
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(c.wait());
     }
 }
