@@ -1,6 +1,8 @@
 //! Black-box tests of a closed stdout (`caviard patterns list | head -1`): every subcommand
 //! that writes to stdout stops quietly, with the status it would have had (0, or `patterns
-//! test`'s verdict), never a panic, an error message or a hang.
+//! test`'s verdict), never a panic, an error message or a hang. `serve` is the exception:
+//! stdout is its records' sink when no upstream is set, so losing it stops the proxy with a
+//! failure (tests/otlp_config.rs, `closed_stdout_stops_serve_with_a_failure`).
 mod util;
 
 use std::io::{BufRead, BufReader, Read};

@@ -128,21 +128,26 @@ fn sidecar_example_runs_with_flag_overrides() {
     }
 }
 
+/// One OTLP/JSON log record carrying PII.
+const JSON_LOG: &[u8] = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5b8efff798038103d269b63300000001",
+    "body":{"stringValue":"payment failed for jean.dupont@example.fr card 4111 1111 1111 1111"}}]}]}]}"#;
+
+fn post_json_log(proxy: &Proxy) -> RawResponse {
+    http_request(
+        proxy.http,
+        "POST",
+        "/v1/logs",
+        &[("Content-Type", "application/json")],
+        JSON_LOG,
+    )
+}
+
 /// No config file, no upstream: the built-in policy runs and redacted records are printed as
 /// OTLP/JSON lines.
 #[test]
 fn no_config_at_all_prints_redacted_otlp_json() {
     let mut proxy = Proxy::start(&[], None, &[]);
-    let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5b8efff798038103d269b63300000001",
-        "body":{"stringValue":"payment failed for jean.dupont@example.fr card 4111 1111 1111 1111"}}]}]}]}"#;
-    let r = http_request(
-        proxy.http,
-        "POST",
-        "/v1/logs",
-        &[("Content-Type", "application/json")],
-        body,
-    );
-    assert_eq!(r.status, 200);
+    assert_eq!(post_json_log(&proxy).status, 200);
     let status = proxy.terminate(Duration::from_secs(10));
     assert!(status.success());
     let start = std::time::Instant::now();
@@ -160,4 +165,29 @@ fn no_config_at_all_prints_redacted_otlp_json() {
     let body = rec["body"]["stringValue"].as_str().unwrap();
     assert!(body.starts_with("payment failed for "), "{body}");
     assert_no_pii(&[body.to_string()], "stdout");
+}
+
+/// No upstream, and stdout's reader went away (the log shipper reading it died): nothing can
+/// be written any more. The proxy stops and exits non-zero, so a supervisor restarts it; it
+/// used to retry the write forever while refusing every client as "queue full". Its own log
+/// names the cause and never a record's content.
+#[test]
+fn closed_stdout_stops_serve_with_a_failure() {
+    let mut proxy = Proxy::start_with_stdout_closed(&[], None, &[]);
+    assert_eq!(post_json_log(&proxy).status, 200);
+    let Some(status) = proxy.wait_exit(Duration::from_secs(30)) else {
+        panic!(
+            "caviard serve still running 30 s after a write to its closed stdout; stderr:\n{}",
+            proxy.stderr()
+        );
+    };
+    let stderr = proxy.stderr();
+    assert_eq!(status.code(), Some(2), "{status:?}; stderr:\n{stderr}");
+    assert!(
+        stderr.contains(
+            "stdout closed by its reader; stopped with 1 acknowledged record(s) not written"
+        ),
+        "{stderr}"
+    );
+    assert_no_pii(&[stderr], "caviard's log");
 }

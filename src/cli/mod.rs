@@ -44,7 +44,9 @@ enum Command {
 /// Parse `std::env::args` and run the subcommand.
 ///
 /// A closed stdout ends the command quietly with the status it would have had anyway (see
-/// [`Stdout`]): `Ok(SUCCESS)` here, never an error message or a panic.
+/// [`Stdout`]): `Ok(SUCCESS)` here, never an error message or a panic. Not `serve`'s: its
+/// stdout is where records go when no upstream is set, a sink rather than a report whose
+/// reader had enough, so losing it is a failure (`ServeError::StdoutClosed`, status 2).
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match dispatch(cli.command) {

@@ -43,7 +43,8 @@ fn parse_protocol(s: &str) -> Result<UpstreamProtocol, String> {
     UpstreamProtocol::parse(s).ok_or_else(|| format!("{s:?}: expected grpc or http/protobuf"))
 }
 
-/// Run the proxy until SIGTERM or SIGINT, then drain and return.
+/// Run the proxy until SIGTERM or SIGINT, then drain and return; or until stdout, where
+/// records go with no upstream, is closed by its reader, then drain and fail.
 pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     init_logging();
     // The rules compile on as many threads as the workers will use (start-up, and readiness
@@ -67,7 +68,10 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     let processing = Processing::RedactAndTag(Arc::new(redactor), Arc::new(tags));
     // A drain that ran out of time has already been logged with its count; the shutdown
-    // itself was orderly, so the exit status stays 0 as orchestrators expect.
+    // itself was orderly, so the exit status stays 0 as orchestrators expect. A closed stdout
+    // (no upstream) is a failure, unlike for the other subcommands (see `cli::run`): records
+    // clients were told are safe can no longer be written, so it ends in an error (status 2)
+    // and a supervisor restarts the process.
     runtime
         .block_on(crate::serve::run(
             serve,

@@ -21,7 +21,8 @@
 //!   (backpressure) instead of losing records.
 //! * The [`exporters`] batch queued requests by concatenating their encodings (protobuf merges
 //!   concatenated repeated fields), retry retryable failures with exponential back-off and
-//!   drop, count and log permanent ones.
+//!   jitter, and drop, count and log permanent ones. With no upstream they write to stdout; a
+//!   closed stdout stops the proxy with [`ServeError::StdoutClosed`].
 //!
 //! Memory is bounded by `limits.max_concurrent_requests × limits.max_decompressed_bytes` (bodies
 //! being decoded) plus `queue.max_bytes` (redacted records), whatever the load.
@@ -74,8 +75,9 @@ impl Tags {
     }
 }
 
-/// Errors starting the proxy. Errors while running are handled inside (retried, answered
-/// to the client, counted) and never stop it.
+/// Errors starting the proxy, and the one failure that stops it ([`ServeError::StdoutClosed`]).
+/// Other errors while running are handled inside (retried, answered to the client, counted)
+/// and never stop it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
@@ -99,6 +101,18 @@ pub enum ServeError {
     /// A worker thread could not be spawned.
     #[error("cannot spawn worker thread")]
     Spawn(#[source] std::io::Error),
+    /// With no upstream configured records go to stdout, and its reader went away: nothing
+    /// can be written any more, so the proxy stopped (refusing new requests as shutting down,
+    /// then draining) rather than refusing every client for good while looking alive. The
+    /// caller should exit with a failure so a supervisor restarts it.
+    #[error(
+        "stdout closed by its reader; stopped with {lost_records} acknowledged record(s) not written"
+    )]
+    StdoutClosed {
+        /// Records acknowledged to clients and never written (also counted in
+        /// `caviard_export_dropped_records_total`, or still queued at the drain timeout).
+        lost_records: u64,
+    },
 }
 
 /// Where a started proxy listens (the real ports when the configuration asked for port 0).
@@ -122,6 +136,9 @@ pub struct DrainReport {
 /// Run the proxy until `shutdown` completes, then drain: stop accepting, flush the queue to the
 /// upstream within `shutdown.drain_timeout`, and return what was lost. `on_listening` is
 /// called once both receivers are bound, before any request is served.
+///
+/// With no upstream, a stdout closed by its reader stops the proxy the same way (it drains
+/// what it can, i.e. counts the rest as dropped) and returns [`ServeError::StdoutClosed`].
 ///
 /// The configuration must already have its flag and environment overrides applied; it is
 /// validated again here so a library caller cannot skip that.
@@ -164,7 +181,11 @@ pub async fn run(
     );
     on_listening(listening);
 
-    shutdown.await;
+    let closed = exporting.closed();
+    tokio::select! {
+        () = shutdown => {}
+        () = closed.wait() => {}
+    }
     tracing::info!(drain_timeout = ?config.shutdown.drain_timeout.0, "Shutting down: draining the queue.");
     counters.set_shutting_down();
     let _ = stop_tx.send(true);
@@ -175,6 +196,11 @@ pub async fn run(
         lost_records: capacity.used_records() as u64,
         exported_records: counters.exported(),
     };
+    if let Some(dropped) = closed.lost_records() {
+        return Err(ServeError::StdoutClosed {
+            lost_records: dropped + report.lost_records,
+        });
+    }
     if report.lost_records > 0 {
         tracing::error!(
             lost_records = report.lost_records,

@@ -367,6 +367,8 @@ pub struct Proxy {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// Ends at stderr's end of file: joined once the process exited, so `stderr()` is whole.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     stdout: Arc<Mutex<String>>,
 }
 
@@ -374,6 +376,24 @@ impl Proxy {
     /// Start `caviard serve` with `args` (ports 0: the real ones are read from its stderr)
     /// and an optional YAML config written to a temporary file.
     pub fn start(args: &[&str], config_yaml: Option<&str>, env: &[(&str, &str)]) -> Proxy {
+        Proxy::spawn(args, config_yaml, env, false)
+    }
+
+    /// [`Proxy::start`] with stdout on a pipe whose reader is gone before the first write.
+    pub fn start_with_stdout_closed(
+        args: &[&str],
+        config_yaml: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Proxy {
+        Proxy::spawn(args, config_yaml, env, true)
+    }
+
+    fn spawn(
+        args: &[&str],
+        config_yaml: Option<&str>,
+        env: &[(&str, &str)],
+        stdout_closed: bool,
+    ) -> Proxy {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_caviard"));
         cmd.arg("serve")
             .args(["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"])
@@ -398,18 +418,22 @@ impl Proxy {
             .unwrap();
         let stdout = Arc::new(Mutex::new(String::new()));
         let (out_pipe, out_log) = (child.stdout.take().unwrap(), stdout.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
-                let mut l = out_log.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
+        if stdout_closed {
+            drop(out_pipe);
+        } else {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
+                    let mut l = out_log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let pipe = child.stderr.take().unwrap();
         let log = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("caviard serve: ") {
                     let _ = tx.send(rest.to_string());
@@ -440,6 +464,7 @@ impl Proxy {
             grpc: grpc.unwrap(),
             http: http.unwrap(),
             stderr,
+            stderr_reader: Some(stderr_reader),
             stdout,
         }
     }
@@ -476,18 +501,29 @@ impl Proxy {
             .status()
             .unwrap();
         assert!(status.success(), "kill -TERM failed");
+        self.wait_exit(timeout).unwrap_or_else(|| {
+            panic!(
+                "caviard did not exit within {timeout:?} of SIGTERM; stderr:\n{}",
+                self.stderr()
+            )
+        })
+    }
+
+    /// Wait (at most `timeout`) for the process to exit, then for the rest of its stderr;
+    /// `None` if it is still running then (it is killed when the `Proxy` is dropped).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
         let start = Instant::now();
         loop {
             if let Some(s) = child.try_wait().unwrap() {
                 self.child = None;
-                return s;
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                return Some(s);
             }
             if start.elapsed() > timeout {
-                let _ = child.kill();
-                panic!(
-                    "caviard did not exit within {timeout:?} of SIGTERM; stderr:\n{}",
-                    self.stderr()
-                );
+                return None;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

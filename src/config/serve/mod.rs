@@ -236,12 +236,19 @@ impl Default for BatchConfig {
 
 /// Retries of upstream requests that failed with a retryable status (gRPC `UNAVAILABLE` and
 /// friends, HTTP 429/502/503/504, connection errors). Permanent errors are never retried.
+///
+/// The back-off starts at `initial_backoff` and doubles after every failure up to
+/// `max_backoff`; each wait is drawn at random between half and all of it ("equal jitter"),
+/// so exporters that failed together do not retry together. An upstream's `Retry-After` is
+/// waited as given (capped at `max_backoff`), without jitter.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
-    /// First wait; doubled after every failure.
+    /// First back-off (the first wait is between half of it and all of it); doubled after
+    /// every failure.
     pub initial_backoff: HumanDuration,
-    /// Longest wait between attempts (also the cap on an upstream's `Retry-After`).
+    /// Largest back-off, so the longest wait between attempts (also the cap on an upstream's
+    /// `Retry-After`).
     pub max_backoff: HumanDuration,
     /// Give a batch up (dropped, counted, logged) after retrying this long. Unset: retry
     /// until it is delivered or shutdown's drain timeout runs out, so an upstream outage

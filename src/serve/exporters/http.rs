@@ -1,7 +1,8 @@
 //! OTLP/HTTP upstream (protobuf bodies): POST to `<endpoint>/v1/{logs,traces,metrics}`.
 //!
 //! Retryable, per the OTLP/HTTP specification: 429, 502, 503, 504 (honouring `Retry-After`
-//! in seconds) and connection errors. Every other non-2xx status is permanent.
+//! in seconds as given, capped at `retry.max_backoff` and never jittered) and connection
+//! errors. Every other non-2xx status is permanent.
 
 use super::SendError;
 use crate::config::serve::{Compression, UpstreamConfig};
@@ -95,9 +96,8 @@ impl HttpUpstream {
                 | StatusCode::GATEWAY_TIMEOUT
         ) {
             return Err(SendError {
-                retryable: true,
                 retry_after,
-                reason,
+                ..SendError::retryable(reason)
             });
         }
         Err(SendError::permanent(reason))

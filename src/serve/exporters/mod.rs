@@ -1,13 +1,19 @@
 //! Exporters: one task per signal takes redacted batches off its queue lane, groups them
 //! (`batch.max_records`, `batch.max_bytes`, `batch.timeout`) and delivers them upstream with
 //! up to `upstream.concurrency` requests in flight, retrying retryable failures with
-//! exponential back-off.
+//! exponential back-off and jitter (see [`Backoff`]).
 //!
 //! Batching is byte concatenation: the queue holds protobuf-encoded export requests and two
 //! concatenated encodings of a message with only repeated fields decode as one request holding
 //! both lists, so batches are never decoded again. A batch's queue capacity is released only
 //! when the upstream accepted it or it was dropped for good (a permanent error, or
 //! `retry.max_elapsed`), each drop counted and logged with the upstream's status.
+//!
+//! One failure stops the proxy instead: the stdout exporter's reader went away (`EPIPE`; Rust
+//! ignores `SIGPIPE`). Nothing can ever be written again, so retrying would only fill the queue
+//! and refuse every client for good while the process looked alive. The first delivery that
+//! finds it sets [`Closed`]; every batch from then on is dropped and counted unsent, and
+//! `serve::run` drains and fails, so the process exits non-zero and its supervisor restarts it.
 
 mod grpc;
 mod http;
@@ -18,27 +24,40 @@ use super::queue::{Batch, LaneReceivers, Permit};
 use super::telemetry::Counters;
 use crate::config::serve::{ServeConfig, UpstreamProtocol};
 use bytes::{Bytes, BytesMut};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// A failed upstream request.
 #[derive(Debug)]
 pub(crate) struct SendError {
-    /// Whether the same request may succeed later.
-    retryable: bool,
+    kind: Failure,
     /// The upstream's `Retry-After`, if it sent one.
     retry_after: Option<Duration>,
     /// Status code and reason, for logs (never record content).
     reason: String,
 }
 
+/// What a failed request means for the batch and the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The same request may succeed later: retried with back-off.
+    Retryable,
+    /// This request will never succeed: the batch is dropped.
+    Permanent,
+    /// No request will ever succeed again: the output is gone (stdout's reader went away).
+    /// The batch is dropped and the proxy stops (see [`Closed`]).
+    Closed,
+}
+
 impl SendError {
     fn retryable(reason: String) -> SendError {
         SendError {
-            retryable: true,
+            kind: Failure::Retryable,
             retry_after: None,
             reason,
         }
@@ -46,7 +65,15 @@ impl SendError {
 
     fn permanent(reason: String) -> SendError {
         SendError {
-            retryable: false,
+            kind: Failure::Permanent,
+            retry_after: None,
+            reason,
+        }
+    }
+
+    fn closed(reason: String) -> SendError {
+        SendError {
+            kind: Failure::Closed,
             retry_after: None,
             reason,
         }
@@ -97,12 +124,69 @@ pub(crate) fn describe(config: &ServeConfig) -> String {
 /// The exporter tasks.
 pub(crate) struct Exporting {
     tasks: JoinSet<()>,
+    closed: Arc<Closed>,
 }
 
 impl Exporting {
     /// Wait until every lane is closed and every batch delivered or dropped.
     pub(crate) async fn join(mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Whether (and when) the output went away for good.
+    pub(crate) fn closed(&self) -> Arc<Closed> {
+        self.closed.clone()
+    }
+}
+
+/// Set once the output is gone for good ([`Failure::Closed`]: stdout's reader went away);
+/// counts the records dropped unwritten because of it.
+#[derive(Debug)]
+pub(crate) struct Closed {
+    set: watch::Sender<bool>,
+    lost: AtomicU64,
+}
+
+impl Closed {
+    fn new() -> Closed {
+        Closed {
+            set: watch::Sender::new(false),
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    /// Mark the output gone. The first caller only runs `first` (its log line), before
+    /// `serve::run` is woken to stop, so the cause is logged ahead of the shutdown.
+    fn close(&self, first: impl FnOnce()) {
+        self.set.send_if_modified(|closed| {
+            if *closed {
+                return false;
+            }
+            first();
+            *closed = true;
+            true
+        });
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.set.borrow()
+    }
+
+    /// Count records dropped unsent because the output is gone.
+    fn lose(&self, records: u64) {
+        self.lost.fetch_add(records, Ordering::Relaxed);
+    }
+
+    /// Resolves once the output is gone; never otherwise.
+    pub(crate) async fn wait(&self) {
+        let mut rx = self.set.subscribe();
+        // The sender lives in `self`, so this only returns once the value is true.
+        let _ = rx.wait_for(|&closed| closed).await;
+    }
+
+    /// The records dropped because the output was gone, if it is.
+    pub(crate) fn lost_records(&self) -> Option<u64> {
+        self.is_closed().then(|| self.lost.load(Ordering::Relaxed))
     }
 }
 
@@ -135,6 +219,7 @@ pub(crate) fn spawn(
         timeout: config.batch.timeout.0,
         concurrency: config.upstream.concurrency.get(),
     };
+    let closed = Arc::new(Closed::new());
     let mut tasks = JoinSet::new();
     for (signal, rx) in Signal::ALL.into_iter().zip(lanes) {
         let lane = Lane {
@@ -142,12 +227,13 @@ pub(crate) fn spawn(
             rx,
             upstream: upstream.clone(),
             counters: counters.clone(),
+            closed: closed.clone(),
             delivery,
             batching,
         };
         tasks.spawn(lane.run());
     }
-    Exporting { tasks }
+    Exporting { tasks, closed }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -163,6 +249,7 @@ struct Lane {
     rx: mpsc::UnboundedReceiver<Batch>,
     upstream: Arc<Upstream>,
     counters: Arc<Counters>,
+    closed: Arc<Closed>,
     delivery: Delivery,
     batching: Batching,
 }
@@ -220,14 +307,24 @@ impl Lane {
                 break;
             };
             let body = pending.body();
-            let (upstream, counters, delivery, signal) = (
+            let (upstream, counters, gone, delivery, signal) = (
                 self.upstream.clone(),
                 self.counters.clone(),
+                self.closed.clone(),
                 self.delivery,
                 self.signal,
             );
             sends.spawn(async move {
-                deliver(&upstream, &counters, delivery, signal, body, pending.permit).await;
+                deliver(
+                    &upstream,
+                    &counters,
+                    &gone,
+                    delivery,
+                    signal,
+                    body,
+                    pending.permit,
+                )
+                .await;
                 drop(slot);
             });
             while sends.try_join_next().is_some() {}
@@ -262,10 +359,12 @@ impl Lane {
 }
 
 /// Send until accepted, permanently refused, or out of `retry.max_elapsed`. The permit (the
-/// records' queue capacity) is released when this returns.
+/// records' queue capacity) is released when this returns. Once the output is gone for good
+/// ([`Closed`]) nothing is sent: the records are dropped and counted.
 async fn deliver(
     upstream: &Upstream,
     counters: &Counters,
+    closed: &Closed,
     d: Delivery,
     signal: Signal,
     body: Bytes,
@@ -273,9 +372,14 @@ async fn deliver(
 ) {
     let records = permit.records() as u64;
     let start = Instant::now();
-    let mut backoff = d.initial_backoff;
+    let mut backoff = Backoff::new(d.initial_backoff, d.max_backoff);
     let mut attempt: u32 = 0;
     loop {
+        if closed.is_closed() {
+            counters.dropped(signal, records);
+            closed.lose(records);
+            return;
+        }
         attempt += 1;
         let error = match tokio::time::timeout(d.timeout, upstream.send(signal, body.clone())).await
         {
@@ -302,12 +406,23 @@ async fn deliver(
             Ok(Err(e)) => e,
             Err(_) => SendError::retryable(format!("no answer within {:?}", d.timeout)),
         };
-        if !error.retryable {
-            counters.dropped(signal, records);
-            tracing::error!(signal = signal.name(), records, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
-            return;
+        match error.kind {
+            Failure::Retryable => {}
+            Failure::Permanent => {
+                counters.dropped(signal, records);
+                tracing::error!(signal = signal.name(), records, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
+                return;
+            }
+            Failure::Closed => {
+                counters.dropped(signal, records);
+                closed.lose(records);
+                closed.close(|| {
+                    tracing::error!(signal = signal.name(), records, reason = %error.reason, "Output closed for good; batch dropped. Stopping: nothing more can be written.");
+                });
+                return;
+            }
         }
-        let wait = error.retry_after.map_or(backoff, |r| r.min(d.max_backoff));
+        let wait = backoff.next(error.retry_after);
         if d.max_elapsed
             .is_some_and(|max| start.elapsed() + wait > max)
         {
@@ -322,6 +437,162 @@ async fn deliver(
             tracing::debug!(signal = signal.name(), attempt, reason = %error.reason, "Retrying.");
         }
         tokio::time::sleep(wait).await;
-        backoff = (backoff * 2).min(d.max_backoff);
+    }
+}
+
+/// The waits between the attempts of one delivery: a ceiling that starts at
+/// `retry.initial_backoff` and doubles after every failure up to `retry.max_backoff`, and a
+/// wait drawn at random in `[ceiling / 2, ceiling]` ("equal jitter").
+///
+/// Without jitter every exporter (each lane's concurrent requests, every replica of a
+/// sidecar) that failed in the same outage retries at the same instants, so the recovering
+/// upstream gets the whole fleet's backlog in synchronised waves. Equal jitter rather than
+/// "full jitter" (`[0, ceiling]`): the wait never drops to near zero, so a failing upstream is
+/// not hit again at once and the back-off still grows with every failure; the wait never
+/// exceeds `max_backoff`, the documented bound; and a spread of half the ceiling already
+/// de-synchronises retries (at a 5 s ceiling they spread over 2.5 s).
+///
+/// An upstream's `Retry-After` is the server's own schedule: it is used as given (capped at
+/// `max_backoff`), never shortened by jitter.
+#[derive(Debug)]
+struct Backoff {
+    ceiling: Duration,
+    max: Duration,
+    rng: SplitMix64,
+}
+
+impl Backoff {
+    fn new(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            ceiling: initial.min(max),
+            max,
+            rng: SplitMix64::seeded(),
+        }
+    }
+
+    /// The wait before the next attempt; doubles the ceiling for the one after.
+    fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let wait = match retry_after {
+            Some(r) => r.min(self.max),
+            None => {
+                let half = self.ceiling / 2;
+                let span = u64::try_from((self.ceiling - half).as_nanos()).unwrap_or(u64::MAX);
+                half + Duration::from_nanos(self.rng.below_or_eq(span))
+            }
+        };
+        self.ceiling = self.ceiling.saturating_mul(2).min(self.max);
+        wait
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny non-cryptographic generator, plenty for
+/// spreading retries (the `rand` crate would be a dependency for one line of arithmetic).
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// Seeded from std's per-process random hash keys, which also differ at every call: every
+    /// delivery of every replica gets its own sequence.
+    fn seeded() -> SplitMix64 {
+        SplitMix64(
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+        )
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `[0, n]` (modulo bias about n / 2^64: under 10^-6 for any span below 5 hours
+    /// of nanoseconds).
+    fn below_or_eq(&mut self, n: u64) -> u64 {
+        match n.checked_add(1) {
+            Some(m) => self.next_u64() % m,
+            None => self.next_u64(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn backoff_waits_are_jittered_within_half_to_whole_ceiling_and_double_to_the_cap() {
+        // Ceilings 100, 200, 400, 800, 1000, 1000 ms.
+        let ceilings = [100, 200, 400, 800, 1000, 1000].map(|n| n * MS);
+        let mut draws: Vec<Vec<Duration>> = vec![Vec::new(); ceilings.len()];
+        for _ in 0..500 {
+            let mut b = Backoff::new(100 * MS, 1000 * MS);
+            for (i, ceiling) in ceilings.iter().enumerate() {
+                let w = b.next(None);
+                assert!(
+                    w >= *ceiling / 2 && w <= *ceiling,
+                    "attempt {i}: {w:?} outside [{:?}, {ceiling:?}]",
+                    *ceiling / 2
+                );
+                draws[i].push(w);
+            }
+        }
+        for (i, d) in draws.iter().enumerate() {
+            let (lo, hi) = (d.iter().min().unwrap(), d.iter().max().unwrap());
+            // 500 uniform draws span most of the interval; lockstep waits would not differ.
+            assert!(
+                *hi - *lo > ceilings[i] / 4,
+                "attempt {i}: waits {lo:?}..{hi:?} are not spread"
+            );
+        }
+        // Two deliveries that fail together do not wait alike.
+        let mut a = Backoff::new(100 * MS, 1000 * MS);
+        let mut b = Backoff::new(100 * MS, 1000 * MS);
+        let same = (0..8).filter(|_| a.next(None) == b.next(None)).count();
+        assert!(same < 8, "two deliveries waited in lockstep");
+    }
+
+    #[test]
+    fn retry_after_is_used_as_given_capped_at_max_backoff() {
+        let mut b = Backoff::new(100 * MS, 5000 * MS);
+        assert_eq!(b.next(Some(3000 * MS)), 3000 * MS);
+        assert_eq!(b.next(Some(MS)), MS);
+        assert_eq!(b.next(Some(60_000 * MS)), 5000 * MS);
+        assert_eq!(b.next(Some(Duration::ZERO)), Duration::ZERO);
+        // The ceiling kept doubling meanwhile: 100 -> 1600 ms after four failures.
+        let w = b.next(None);
+        assert!(w >= 800 * MS && w <= 1600 * MS, "{w:?}");
+    }
+
+    #[test]
+    fn tiny_backoffs_and_a_cap_below_initial_stay_in_bounds() {
+        let mut b = Backoff::new(Duration::from_nanos(1), Duration::from_nanos(3));
+        for _ in 0..10 {
+            assert!(b.next(None) <= Duration::from_nanos(3));
+        }
+        let mut b = Backoff::new(10 * MS, 4 * MS);
+        assert!(b.next(None) <= 4 * MS);
+    }
+
+    #[test]
+    fn closed_is_set_once_and_counts_its_losses() {
+        let c = Closed::new();
+        assert_eq!(c.lost_records(), None);
+        let mut firsts = 0;
+        c.close(|| firsts += 1);
+        c.close(|| firsts += 1);
+        assert_eq!(firsts, 1);
+        c.lose(3);
+        assert_eq!(c.lost_records(), Some(3));
+        // Already set: `wait` returns at once.
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(c.wait());
     }
 }

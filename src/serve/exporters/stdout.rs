@@ -1,10 +1,15 @@
 //! The exporter used when no upstream is configured: each batch is written to stdout as one
 //! OTLP/JSON line. Lets `caviard serve` run with no configuration at all, to try a policy
 //! against real SDK traffic, without sending records anywhere.
+//!
+//! A closed stdout (its reader went away: `EPIPE`, as Rust ignores `SIGPIPE`) can never be
+//! written again, so it is reported as [`SendError::closed`] and the proxy stops with a
+//! failure (see the module above), as Vector's console sink stops on a broken pipe. Other
+//! write errors (a full disk behind a redirect) may pass and are retried.
 
 use super::SendError;
 use crate::serve::payload::{Request, Signal};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 
 pub(crate) struct StdoutUpstream;
 
@@ -18,7 +23,10 @@ impl StdoutUpstream {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{json}")
             .and_then(|()| out.flush())
-            .map_err(|e| SendError::retryable(format!("stdout: {e}")))?;
+            .map_err(|e| match e.kind() {
+                ErrorKind::BrokenPipe => SendError::closed(format!("stdout: {e}")),
+                _ => SendError::retryable(format!("stdout: {e}")),
+            })?;
         Ok(0)
     }
 }
