@@ -13,7 +13,6 @@
 
 pub mod cli;
 pub mod config;
-mod digits;
 pub mod engine;
 pub mod retention;
 pub mod scan;

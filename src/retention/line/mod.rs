@@ -26,7 +26,6 @@ mod scan;
 mod tests;
 
 use super::{severity_number, ClassId, RecordView, RetentionPolicy, SummaryField};
-use crate::digits::format_i64;
 use crate::engine::{Format, Summary};
 use crate::retention::AuditSummary;
 use scan::{Member, Syntax};
@@ -265,8 +264,7 @@ fn put_member(buf: &mut Vec<u8>, syntax: Syntax, first: bool, key: &str, value: 
     // Writing to a Vec cannot fail.
     let _ = match value {
         Value::Int(n) => {
-            let mut digits = [0u8; 20];
-            buf.extend_from_slice(format_i64(n, &mut digits).as_bytes());
+            buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
             Ok(())
         }
         Value::Text(t) => put_text(buf, syntax, format_args!("{t}")),

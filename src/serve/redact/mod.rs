@@ -40,7 +40,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::payload::{data_points as points, Request};
 use super::Tags;
-use crate::digits::format_i64;
 
 mod tag;
 
@@ -467,9 +466,8 @@ impl Walker<'_> {
                 return Ok(apply_to_string(outcome, s));
             }
             Value::IntValue(i) => {
-                let mut buf = [0u8; 20];
-                let digits = format_i64(*i, &mut buf);
-                self.field(key, digits)
+                let mut buf = itoa::Buffer::new();
+                self.field(key, buf.format(*i))
             }
             Value::BytesValue(b) => return Ok(self.keyed_bytes(key, b)),
             Value::ArrayValue(a) => {
@@ -556,8 +554,8 @@ impl Walker<'_> {
         match v {
             Value::StringValue(s) => self.text(s),
             Value::IntValue(i) => {
-                let mut buf = [0u8; 20];
-                let digits = format_i64(*i, &mut buf);
+                let mut buf = itoa::Buffer::new();
+                let digits = buf.format(*i);
                 if let Cow::Owned(new) =
                     self.redactor
                         .redact_text(digits, self.scratch, &mut self.summary)
