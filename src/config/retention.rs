@@ -170,7 +170,9 @@ pub struct MatchConfig {
     /// Fields of the record: OTLP log-record attributes (then top-level keys of a map body),
     /// or top-level / dotted keys of a JSON line.
     pub fields: BTreeMap<String, Vec<String>>,
-    /// Severity at least this (`trace`, `debug`, `info`, `warn`, `error`, `fatal`).
+    /// Severity at least this (`trace`, `debug`, `info`, `warn`, `error`, `fatal`). Severity
+    /// texts are read as the OpenTelemetry log data model maps syslog's: `notice` is info,
+    /// `critical`, `alert` and `emergency` are fatal.
     pub min_severity: Option<SeverityName>,
     /// Severity at most this.
     pub max_severity: Option<SeverityName>,
@@ -235,14 +237,14 @@ pub enum SeverityName {
     Trace,
     /// 5..=8.
     Debug,
-    /// 9..=12.
+    /// 9..=12 (syslog Notice is 10).
     Info,
     /// 13..=16.
     #[serde(alias = "warning")]
     Warn,
     /// 17..=20.
     Error,
-    /// 21..=24.
+    /// 21..=24 (syslog Critical is 22, Alert 23, Emergency 24).
     Fatal,
 }
 

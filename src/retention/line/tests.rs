@@ -65,7 +65,11 @@ fn severity_from_level_members() {
         (r#"{"severity":"WARNING"}"#, Some(13)),
         (r#"{"lvl":"warn"}"#, Some(13)),
         (r#"{"level":"error"}"#, Some(17)),
-        (r#"{"level":"critical"}"#, Some(17)),
+        (r#"{"level":"critical"}"#, Some(22)),
+        (r#"{"level":"crit"}"#, Some(22)),
+        (r#"{"severity":"notice"}"#, Some(10)),
+        (r#"{"severity":"alert"}"#, Some(23)),
+        (r#"{"severity":"emerg"}"#, Some(24)),
         (r#"{"level":"fatal"}"#, Some(21)),
         (r#"{"log.level":"debug"}"#, Some(5)),
         (r#"{"log":{"level":"error"}}"#, Some(17)),
@@ -443,4 +447,31 @@ fn object(values: &[String]) -> String {
         .map(|(i, v)| format!("\"k{i}\" : {v}"))
         .collect();
     format!("{{{}}}", members.join(" ,"))
+}
+
+#[test]
+fn syslog_level_names_fall_in_their_opentelemetry_ranges() {
+    // `fatal` covers 21..=24: Critical, Alert and Emergency are on the FATAL side of the
+    // OpenTelemetry scale, not errors; Notice (INFO2) is still info.
+    let t = tagger(
+        "default_class: keep\nclasses: {keep: 180d, page: 2y, chatter: 7d}\nrules:
+  - {name: fatal, class: page, match: {min_severity: fatal}}
+  - {name: chatter, class: chatter, match: {max_severity: info}}",
+        "{}",
+    );
+    for (level, want) in [
+        ("critical", "page"),
+        ("CRIT", "page"),
+        ("alert", "page"),
+        ("emergency", "page"),
+        ("fatal", "page"),
+        ("error", "keep"),
+        ("warning", "keep"),
+        ("notice", "chatter"),
+        ("info", "chatter"),
+    ] {
+        let got = redact_and_tag(&t, &format!(r#"{{"level":"{level}"}}"#), Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["retention.class"], want, "{level}");
+    }
 }

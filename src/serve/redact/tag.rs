@@ -236,6 +236,8 @@ mod tests {
             (0, "WARNING", Some(13)),
             (0, "debug", Some(5)),
             (0, "Error", Some(17)),
+            (0, "CRITICAL", Some(22)),
+            (0, "notice", Some(10)),
             (0, "", None),
             (0, "verbose", None),
             (99, "info", Some(9)),
