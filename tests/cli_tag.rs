@@ -187,3 +187,26 @@ fn tag_with_text_format_is_refused() {
     assert!(err.contains("--tag needs JSON or logfmt lines"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn ecs_array_fields_match_when_any_element_does() {
+    // ECS writes `event.category` as an array: the built-in rule `security-events`
+    // (`event.category` is `authentication` or `iam`) holds when any element is one of them.
+    let input = concat!(
+        r#"{"event":{"category":["authentication","session"]},"msg":"login"}"#,
+        "\n",
+        r#"{"event.category":["web","iam"],"msg":"role granted"}"#,
+        "\n",
+        r#"{"event":{"category":["web"]},"msg":"page"}"#,
+        "\n",
+    );
+    let out = redact(&["--tag"], input.as_bytes());
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"event":{"category":["authentication","session"]},"msg":"login","retention.class":"security-audit","retention.days":365}"#,
+            r#"{"event.category":["web","iam"],"msg":"role granted","retention.class":"security-audit","retention.days":365}"#,
+            r#"{"event":{"category":["web"]},"msg":"page","retention.class":"standard","retention.days":180}"#,
+        ]
+    );
+}

@@ -151,7 +151,10 @@ pub struct RetentionRuleConfig {
 
 /// The conditions of a rule. Every condition set must hold; within a list, any value may
 /// match. Values are exact strings, or have one leading or trailing `*` (`auth-*`, `*-prod`);
-/// `"*"` alone means "present with any value".
+/// `"*"` alone means "present with any value". A field or resource attribute that is an array
+/// matches when any of its string, number or boolean elements does, as Elasticsearch matches
+/// a keyword array (ECS `event.category: ["authentication", "iam"]`); an empty array has no
+/// value.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchConfig {

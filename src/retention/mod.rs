@@ -49,6 +49,18 @@ pub trait RecordView {
     fn resource_attribute(&self, key: &str) -> Option<Cow<'_, str>>;
     /// A field of the record itself: an OTLP log-record attribute, a JSON line's key.
     fn field(&self, key: &str) -> Option<Cow<'_, str>>;
+    /// Whether `pred` holds for a resource attribute's text or, when its value is an array,
+    /// for the text of any element that is a string, number or boolean. What rules match
+    /// on: a list-valued attribute (semantic conventions' `host.ip`) has as many values as
+    /// elements, as Elasticsearch reads a keyword array; an empty array has none.
+    fn resource_attribute_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.resource_attribute(key).is_some_and(|v| pred(&v))
+    }
+    /// [`resource_attribute_matches`](Self::resource_attribute_matches) for a field: ECS
+    /// `event.category: ["authentication", "iam"]` matches `authentication`.
+    fn field_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.field(key).is_some_and(|v| pred(&v))
+    }
     /// Severity on the OpenTelemetry scale, 1 (trace) to 24 (fatal).
     fn severity(&self) -> Option<u8> {
         None

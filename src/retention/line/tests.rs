@@ -475,3 +475,52 @@ fn syslog_level_names_fall_in_their_opentelemetry_ranges() {
         assert_eq!(v["retention.class"], want, "{level}");
     }
 }
+
+#[test]
+fn array_fields_match_when_any_element_does() {
+    let t = default_tagger();
+    // ECS keyword arrays (`event.category` is one): rule `security-events` matches when any
+    // element is `authentication` or `iam`, as Elasticsearch's term query does.
+    for (line, want) in [
+        (
+            r#"{"msg":"login","event":{"category":["authentication","session"]}}"#,
+            "security-audit",
+        ),
+        (
+            r#"{"msg":"login","event.category":["web", "iam"]}"#,
+            "security-audit",
+        ),
+        (r#"{"event":{"category":[ "iam" ]}}"#, "security-audit"),
+        // No element matches, or none is a scalar: no value.
+        (r#"{"event":{"category":["web","network"]}}"#, "standard"),
+        (r#"{"event":{"category":[]}}"#, "standard"),
+        (
+            r#"{"event":{"category":[["iam"],{"a":"iam"},null]}}"#,
+            "standard",
+        ),
+    ] {
+        let got = redact_and_tag(&t, line, Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&got).expect("still JSON");
+        assert_eq!(v["retention.class"], want, "{line}");
+    }
+    // Elements are read as scalar members are: numbers and booleans as written, escapes
+    // decoded; `*` asks for at least one element.
+    let p = |m: &str| {
+        tagger(
+            &format!("default_class: keep\nclasses: {{keep: 180d, hit: 7d}}\nrules:\n  - {{name: r, class: hit, match: {{fields: {m}}}}}"),
+            "{}",
+        )
+    };
+    for (rule, line, hit) in [
+        ("{ports: ['443']}", r#"{"ports":[80,443]}"#, true),
+        ("{flags: ['true']}", r#"{"flags":[false,true]}"#, true),
+        ("{tags: ['caf*']}", r#"{"tags":["x","caf\u00e9"]}"#, true),
+        ("{tags: ['*']}", r#"{"tags":["x"]}"#, true),
+        ("{tags: ['*']}", r#"{"tags":[]}"#, false),
+        ("{tags: ['*']}", r#"{"tags":[null]}"#, false),
+    ] {
+        let got = redact_and_tag(&p(rule), line, Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["retention.class"] == "hit", hit, "{rule} on {line}");
+    }
+}
