@@ -210,3 +210,16 @@ fn ecs_array_fields_match_when_any_element_does() {
         ]
     );
 }
+
+#[test]
+fn a_key_that_would_break_logfmt_is_refused_at_load() {
+    let yaml = "retention:\n  attributes: {class: retention class}\n";
+    let out = with_config(yaml, &["--tag", "--format", "logfmt"], b"msg=hi\n", &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"retention.attributes.class: "retention class" is not a valid logfmt key"#),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

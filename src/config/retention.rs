@@ -113,7 +113,9 @@ pub fn default_rules() -> Vec<RetentionRuleConfig> {
     ]
 }
 
-/// Attribute keys (OTLP) or field names the class is written to.
+/// Attribute keys (OTLP) or field names the class is written to. Like the `audit:` keys, they
+/// must be valid logfmt keys (no whitespace, `=`, `"` or control characters): `caviard
+/// redact --tag --format logfmt` writes them bare.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionAttributes {

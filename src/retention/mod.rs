@@ -342,11 +342,20 @@ fn names(classes: &[RetentionClass]) -> String {
     v.join(", ")
 }
 
-/// Output keys must be non-empty and distinct.
+/// Output keys must be non-empty, distinct, and valid logfmt keys: `caviard redact --tag
+/// --format logfmt` writes them bare before `=` (logfmt has no quoted keys), where whitespace,
+/// `=` or `"` would split or end the pair and a control character the line.
 fn check_keys(keys: &[(&str, &str)], problems: &mut Vec<String>) {
     for (i, (path, key)) in keys.iter().enumerate() {
         if key.trim().is_empty() {
             problems.push(format!("{path}: must not be empty"));
+        } else if key
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '=' || c == '"')
+        {
+            problems.push(format!(
+                "{path}: {key:?} is not a valid logfmt key (`caviard redact --tag` writes it before `=`): no whitespace, `=`, `\"` or control characters"
+            ));
         } else if let Some((other, _)) = keys[..i].iter().find(|(_, k)| k == key) {
             problems.push(format!("{path}: {key:?} is also {other}"));
         }

@@ -268,6 +268,7 @@ fn put_member(buf: &mut Vec<u8>, syntax: Syntax, first: bool, key: &str, value: 
             if !first {
                 buf.push(b' ');
             }
+            // Bare: the configuration check rejects keys logfmt cannot hold as they are.
             buf.extend_from_slice(key.as_bytes());
             buf.push(b'=');
         }
