@@ -95,12 +95,17 @@ fn no_allocation_per_tagged_line() {
         Some(policy),
         AuditSummary::from_config(&AuditConfig::default()),
     );
-    let lines: [(&[u8], Format); 5] = [
+    let lines: [(&[u8], Format); 6] = [
         (CLEAN[0], Format::Auto),
         (DIRTY, Format::Auto),
         // Nested ECS field, a debug level, and a forged class to remove.
         (
             br#"{"event":{"category":"iam"},"level":"debug","retention.class":"x"}"#,
+            Format::Auto,
+        ),
+        // An ECS array, read element by element.
+        (
+            br#"{"event":{"category":["web","authentication"]},"level":"notice"}"#,
             Format::Auto,
         ),
         (CLEAN[1], Format::Logfmt),

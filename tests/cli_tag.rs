@@ -187,3 +187,39 @@ fn tag_with_text_format_is_refused() {
     assert!(err.contains("--tag needs JSON or logfmt lines"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn ecs_array_fields_match_when_any_element_does() {
+    // ECS writes `event.category` as an array: the built-in rule `security-events`
+    // (`event.category` is `authentication` or `iam`) holds when any element is one of them.
+    let input = concat!(
+        r#"{"event":{"category":["authentication","session"]},"msg":"login"}"#,
+        "\n",
+        r#"{"event.category":["web","iam"],"msg":"role granted"}"#,
+        "\n",
+        r#"{"event":{"category":["web"]},"msg":"page"}"#,
+        "\n",
+    );
+    let out = redact(&["--tag"], input.as_bytes());
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"event":{"category":["authentication","session"]},"msg":"login","retention.class":"security-audit","retention.days":365}"#,
+            r#"{"event.category":["web","iam"],"msg":"role granted","retention.class":"security-audit","retention.days":365}"#,
+            r#"{"event":{"category":["web"]},"msg":"page","retention.class":"standard","retention.days":180}"#,
+        ]
+    );
+}
+
+#[test]
+fn a_key_that_would_break_logfmt_is_refused_at_load() {
+    let yaml = "retention:\n  attributes: {class: retention class}\n";
+    let out = with_config(yaml, &["--tag", "--format", "logfmt"], b"msg=hi\n", &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"retention.attributes.class: "retention class" is not a valid logfmt key"#),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -113,7 +113,9 @@ pub fn default_rules() -> Vec<RetentionRuleConfig> {
     ]
 }
 
-/// Attribute keys (OTLP) or field names the class is written to.
+/// Attribute keys (OTLP) or field names the class is written to. Like the `audit:` keys, they
+/// must be valid logfmt keys (no whitespace, `=`, `"` or control characters): `caviard
+/// redact --tag --format logfmt` writes them bare.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionAttributes {
@@ -151,7 +153,10 @@ pub struct RetentionRuleConfig {
 
 /// The conditions of a rule. Every condition set must hold; within a list, any value may
 /// match. Values are exact strings, or have one leading or trailing `*` (`auth-*`, `*-prod`);
-/// `"*"` alone means "present with any value".
+/// `"*"` alone means "present with any value". A field or resource attribute that is an array
+/// matches when any of its string, number or boolean elements does, as Elasticsearch matches
+/// a keyword array (ECS `event.category: ["authentication", "iam"]`); an empty array has no
+/// value.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchConfig {
@@ -170,7 +175,9 @@ pub struct MatchConfig {
     /// Fields of the record: OTLP log-record attributes (then top-level keys of a map body),
     /// or top-level / dotted keys of a JSON line.
     pub fields: BTreeMap<String, Vec<String>>,
-    /// Severity at least this (`trace`, `debug`, `info`, `warn`, `error`, `fatal`).
+    /// Severity at least this (`trace`, `debug`, `info`, `warn`, `error`, `fatal`). Severity
+    /// texts are read as the OpenTelemetry log data model maps syslog's: `notice` is info,
+    /// `critical`, `alert` and `emergency` are fatal.
     pub min_severity: Option<SeverityName>,
     /// Severity at most this.
     pub max_severity: Option<SeverityName>,
@@ -235,14 +242,14 @@ pub enum SeverityName {
     Trace,
     /// 5..=8.
     Debug,
-    /// 9..=12.
+    /// 9..=12 (syslog Notice is 10).
     Info,
     /// 13..=16.
     #[serde(alias = "warning")]
     Warn,
     /// 17..=20.
     Error,
-    /// 21..=24.
+    /// 21..=24 (syslog Critical is 22, Alert 23, Emergency 24).
     Fatal,
 }
 

@@ -49,6 +49,18 @@ pub trait RecordView {
     fn resource_attribute(&self, key: &str) -> Option<Cow<'_, str>>;
     /// A field of the record itself: an OTLP log-record attribute, a JSON line's key.
     fn field(&self, key: &str) -> Option<Cow<'_, str>>;
+    /// Whether `pred` holds for a resource attribute's text or, when its value is an array,
+    /// for the text of any element that is a string, number or boolean. What rules match
+    /// on: a list-valued attribute (semantic conventions' `host.ip`) has as many values as
+    /// elements, as Elasticsearch reads a keyword array; an empty array has none.
+    fn resource_attribute_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.resource_attribute(key).is_some_and(|v| pred(&v))
+    }
+    /// [`resource_attribute_matches`](Self::resource_attribute_matches) for a field: ECS
+    /// `event.category: ["authentication", "iam"]` matches `authentication`.
+    fn field_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.field(key).is_some_and(|v| pred(&v))
+    }
     /// Severity on the OpenTelemetry scale, 1 (trace) to 24 (fatal).
     fn severity(&self) -> Option<u8> {
         None
@@ -63,30 +75,49 @@ pub trait RecordView {
     }
 }
 
-/// The OpenTelemetry severity number of a level name (`WARN`, `warning`, `Error`,
-/// `critical`...): the lowest number of its level, from the name's first letters, case
-/// ignored; `None` for a name of no known level (`verbose`, `30`).
+/// The OpenTelemetry severity number of a level name (`WARN`, `warning`, `Error`, `crit`...),
+/// from the name's first letters (`Informational`, `critical`), case ignored; `None` for a
+/// name of no known level (`verbose`, `30`).
+///
+/// The syslog names are numbered as the OpenTelemetry log data model maps syslog severities:
+/// Notice is INFO2 (10), Critical FATAL2 (22), Alert FATAL3 (23), Emergency FATAL4 (24), so
+/// `min_severity: fatal` holds for them and `max_severity: error` does not. The data model's
+/// own short names (`INFO2`, `ERROR3`) are numbered as there; any other name (`fatal`,
+/// `panic`, `error`) is the lowest number of its level.
 pub fn severity_number(text: &str) -> Option<u8> {
-    let t = text.trim();
-    let starts = |p: &str| {
-        t.get(..p.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(p))
-    };
-    Some(if starts("trace") {
-        1
-    } else if starts("debug") {
-        5
-    } else if starts("info") || starts("notice") {
-        9
-    } else if starts("warn") {
-        13
-    } else if starts("err") || starts("crit") {
-        17
-    } else if starts("fatal") || starts("emerg") || starts("alert") || starts("panic") {
-        21
-    } else {
-        return None;
-    })
+    // Name prefixes and their numbers.
+    const NAMES: [(&str, u8); 12] = [
+        ("trace", 1),
+        ("debug", 5),
+        ("dbg", 5),
+        ("info", 9),
+        ("notice", 10),
+        ("warn", 13),
+        ("err", 17),
+        ("fatal", 21),
+        ("panic", 21),
+        ("crit", 22),
+        ("alert", 23),
+        ("emerg", 24),
+    ];
+    // The data model's short names, by level; `INFO2` is the second number of `INFO`.
+    const SHORT: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
+    let t = text.trim().as_bytes();
+    if let Some((&digit @ b'1'..=b'4', name)) = t.split_last() {
+        if let Some(level) = SHORT
+            .iter()
+            .position(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+        {
+            return Some(level as u8 * 4 + (digit - b'0'));
+        }
+    }
+    NAMES
+        .iter()
+        .find(|(name, _)| {
+            t.get(..name.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(name.as_bytes()))
+        })
+        .map(|&(_, n)| n)
 }
 
 /// A retention class: a name the backend routes on, and how long records are kept.
@@ -311,11 +342,20 @@ fn names(classes: &[RetentionClass]) -> String {
     v.join(", ")
 }
 
-/// Output keys must be non-empty and distinct.
+/// Output keys must be non-empty, distinct, and valid logfmt keys: `caviard redact --tag
+/// --format logfmt` writes them bare before `=` (logfmt has no quoted keys), where whitespace,
+/// `=` or `"` would split or end the pair and a control character the line.
 fn check_keys(keys: &[(&str, &str)], problems: &mut Vec<String>) {
     for (i, (path, key)) in keys.iter().enumerate() {
         if key.trim().is_empty() {
             problems.push(format!("{path}: must not be empty"));
+        } else if key
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '=' || c == '"')
+        {
+            problems.push(format!(
+                "{path}: {key:?} is not a valid logfmt key (`caviard redact --tag` writes it before `=`): no whitespace, `=`, `\"` or control characters"
+            ));
         } else if let Some((other, _)) = keys[..i].iter().find(|(_, k)| k == key) {
             problems.push(format!("{path}: {key:?} is also {other}"));
         }

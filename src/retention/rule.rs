@@ -120,10 +120,13 @@ impl Condition {
                 .categories()
                 .any(|(c, _)| want.iter().any(|w| w == c)),
             Condition::AppName(v) => v.matches(r.syslog_app_name().as_deref()),
+            // An array matches when any element does (see `RecordView::field_matches`).
             Condition::Resource { key, values } => {
-                values.matches(r.resource_attribute(key).as_deref())
+                r.resource_attribute_matches(key, &mut |v| values.matches(Some(v)))
             }
-            Condition::Field { key, values } => values.matches(r.field(key).as_deref()),
+            Condition::Field { key, values } => {
+                r.field_matches(key, &mut |v| values.matches(Some(v)))
+            }
         }
     }
 
@@ -143,6 +146,7 @@ impl Condition {
             (C::Categories(_), C::Redactions { min, max }) => *min <= 1 && *max == u32::MAX,
             (C::Resource { key: k1, values: a }, C::Resource { key: k2, values: b })
             | (C::Field { key: k1, values: a }, C::Field { key: k2, values: b }) => {
+                // Also for arrays: the element that matches `a` matches `b`.
                 k1 == k2 && a.within(b)
             }
             _ => false,

@@ -225,6 +225,62 @@ fn check_rejects_bad_classes_and_keys() {
 }
 
 #[test]
+fn check_rejects_keys_that_would_break_logfmt() {
+    // `caviard redact --tag --format logfmt` writes each key bare, before `=`: a space, `=`,
+    // `"` or control character in it would split or end the pair.
+    let why = "is not a valid logfmt key";
+    for (yaml, want) in [
+        (
+            "attributes: {class: retention class}",
+            "retention.attributes.class: \"retention class\"",
+        ),
+        (
+            "attributes: {days: \"days=n\"}",
+            "retention.attributes.days: \"days=n\"",
+        ),
+        (
+            "attributes: {class: 'say\"x'}",
+            "retention.attributes.class: \"say\\\"x\"",
+        ),
+        (
+            "attributes: {days: \"retention\\tdays\"}",
+            "retention.attributes.days: \"retention\\tdays\"",
+        ),
+        (
+            "attributes: {days: \"days\\u0085\"}",
+            "retention.attributes.days: \"days\\u{85}\"",
+        ),
+    ] {
+        let problems = policy(yaml).unwrap_err();
+        let want = format!("{want} {why}");
+        assert!(
+            problems.iter().any(|p| p.starts_with(&want)),
+            "{yaml}: want {want:?}, got {problems:#?}"
+        );
+    }
+    for (yaml, want) in [
+        (
+            "attributes: {count: red count}",
+            "audit.attributes.count: \"red count\"",
+        ),
+        (
+            "summary: rules\nattributes: {rules: \"r\\x7f\"}",
+            "audit.attributes.rules: \"r\\u{7f}\"",
+        ),
+    ] {
+        let audit: AuditConfig = serde_yaml_ng::from_str(yaml).unwrap();
+        let p = problems(&RetentionConfig::default(), &audit, None);
+        let want = format!("{want} {why}");
+        assert!(
+            p.iter().any(|p| p.starts_with(&want)),
+            "{yaml}: want {want:?}, got {p:#?}"
+        );
+    }
+    // Dots, dashes, slashes and non-ASCII letters are fine.
+    policy("attributes: {class: k8s.io/retention-class, days: durée_jours}").unwrap();
+}
+
+#[test]
 fn default_policy_is_valid_and_ordered() {
     let p = policy("{}").unwrap();
     let names: Vec<_> = p.classes().iter().map(|c| (c.name(), c.days())).collect();
@@ -281,14 +337,28 @@ fn severity_names_on_the_opentelemetry_scale() {
     for (text, want) in [
         ("trace", Some(1)),
         ("DEBUG", Some(5)),
+        ("dbg", Some(5)),
         ("info", Some(9)),
-        ("Notice", Some(9)),
+        ("Informational", Some(9)),
         ("  Warn ", Some(13)),
         ("warning", Some(13)),
+        ("err", Some(17)),
         ("error", Some(17)),
-        ("critical", Some(17)),
         ("FATAL", Some(21)),
-        ("emerg", Some(21)),
+        ("panic", Some(21)),
+        // The syslog severities, as the OpenTelemetry log data model maps them: Notice is
+        // INFO2, Critical FATAL2, Alert FATAL3, Emergency FATAL4.
+        ("Notice", Some(10)),
+        ("critical", Some(22)),
+        ("CRIT", Some(22)),
+        ("alert", Some(23)),
+        ("emerg", Some(24)),
+        ("Emergency", Some(24)),
+        // The data model's own short names.
+        ("INFO2", Some(10)),
+        ("ERROR3", Some(19)),
+        ("fatal4", Some(24)),
+        ("TRACE1", Some(1)),
         ("verbose", None),
         ("30", None),
         ("", None),

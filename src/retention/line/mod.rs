@@ -95,7 +95,8 @@ impl RecordView for LineView<'_> {
     }
 
     /// A top-level member as text: a string's contents, a number or boolean as written;
-    /// `None` for null, objects and arrays. In JSON, the last member of that name, and a
+    /// `None` for null, objects and arrays (a rule reads an array's elements, through
+    /// [`field_matches`](Self::field_matches)). In JSON, the last member of that name, and a
     /// dotted key also reaches into nested objects (`event.category` is
     /// `{"event":{"category":...}}` when there is no `"event.category"` member). In logfmt,
     /// the first pair of that name.
@@ -109,6 +110,16 @@ impl RecordView for LineView<'_> {
                     .find(|m| m.key_is(self.line, Syntax::Logfmt, key))?;
                 scan::logfmt_text(self.line.get(m.value.clone())?)
             }
+        }
+    }
+
+    /// The member as [`field`](Self::field) finds it; in JSON, an array's string, number and
+    /// boolean elements each (not those of an array nested in it).
+    fn field_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        match self.syntax {
+            Syntax::Json => scan::json_lookup(self.line, self.members, key)
+                .is_some_and(|raw| scan::json_texts(raw).any(|t| pred(&t))),
+            Syntax::Logfmt => self.field(key).is_some_and(|v| pred(&v)),
         }
     }
 
@@ -257,6 +268,7 @@ fn put_member(buf: &mut Vec<u8>, syntax: Syntax, first: bool, key: &str, value: 
             if !first {
                 buf.push(b' ');
             }
+            // Bare: the configuration check rejects keys logfmt cannot hold as they are.
             buf.extend_from_slice(key.as_bytes());
             buf.push(b'=');
         }

@@ -229,6 +229,46 @@ pub(super) fn json_text(raw: &[u8]) -> Option<Cow<'_, str>> {
     }
 }
 
+/// The texts a rule reads in a JSON value: a scalar's ([`json_text`]), or each of an
+/// array's elements that is a string, number or boolean (an array of arrays or objects has
+/// none: ECS arrays hold keywords).
+pub(super) fn json_texts(raw: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
+    let array = raw.first() == Some(&b'[');
+    let scalar = if array { None } else { json_text(raw) };
+    let elements = array.then_some(JsonElements { s: raw, pos: 1 });
+    scalar.into_iter().chain(
+        elements
+            .into_iter()
+            .flatten()
+            .filter_map(|e| json_text(raw.get(e)?)),
+    )
+}
+
+/// The elements, as byte ranges, of the JSON array that starts at `s[pos - 1]` (`[`).
+struct JsonElements<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for JsonElements<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        let s = self.s;
+        let mut p = skip_ws(s, self.pos);
+        if s.get(p) == Some(&b',') {
+            p = skip_ws(s, p + 1);
+        }
+        let end = match s.get(p) {
+            None | Some(b']') => p,
+            Some(_) => value_end(s, p),
+        };
+        // `]`, or not a value: the walk ends.
+        self.pos = if end > p { end } else { s.len() };
+        (end > p).then_some(p..end)
+    }
+}
+
 /// A logfmt value as text: without its quotes, `\"`, `\\`, `\n`, `\t`, `\r` decoded.
 pub(super) fn logfmt_text(raw: &[u8]) -> Option<Cow<'_, str>> {
     let quoted = raw.len() >= 2 && raw[0] == b'"' && raw[raw.len() - 1] == b'"';

@@ -65,7 +65,11 @@ fn severity_from_level_members() {
         (r#"{"severity":"WARNING"}"#, Some(13)),
         (r#"{"lvl":"warn"}"#, Some(13)),
         (r#"{"level":"error"}"#, Some(17)),
-        (r#"{"level":"critical"}"#, Some(17)),
+        (r#"{"level":"critical"}"#, Some(22)),
+        (r#"{"level":"crit"}"#, Some(22)),
+        (r#"{"severity":"notice"}"#, Some(10)),
+        (r#"{"severity":"alert"}"#, Some(23)),
+        (r#"{"severity":"emerg"}"#, Some(24)),
         (r#"{"level":"fatal"}"#, Some(21)),
         (r#"{"log.level":"debug"}"#, Some(5)),
         (r#"{"log":{"level":"error"}}"#, Some(17)),
@@ -443,4 +447,80 @@ fn object(values: &[String]) -> String {
         .map(|(i, v)| format!("\"k{i}\" : {v}"))
         .collect();
     format!("{{{}}}", members.join(" ,"))
+}
+
+#[test]
+fn syslog_level_names_fall_in_their_opentelemetry_ranges() {
+    // `fatal` covers 21..=24: Critical, Alert and Emergency are on the FATAL side of the
+    // OpenTelemetry scale, not errors; Notice (INFO2) is still info.
+    let t = tagger(
+        "default_class: keep\nclasses: {keep: 180d, page: 2y, chatter: 7d}\nrules:
+  - {name: fatal, class: page, match: {min_severity: fatal}}
+  - {name: chatter, class: chatter, match: {max_severity: info}}",
+        "{}",
+    );
+    for (level, want) in [
+        ("critical", "page"),
+        ("CRIT", "page"),
+        ("alert", "page"),
+        ("emergency", "page"),
+        ("fatal", "page"),
+        ("error", "keep"),
+        ("warning", "keep"),
+        ("notice", "chatter"),
+        ("info", "chatter"),
+    ] {
+        let got = redact_and_tag(&t, &format!(r#"{{"level":"{level}"}}"#), Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["retention.class"], want, "{level}");
+    }
+}
+
+#[test]
+fn array_fields_match_when_any_element_does() {
+    let t = default_tagger();
+    // ECS keyword arrays (`event.category` is one): rule `security-events` matches when any
+    // element is `authentication` or `iam`, as Elasticsearch's term query does.
+    for (line, want) in [
+        (
+            r#"{"msg":"login","event":{"category":["authentication","session"]}}"#,
+            "security-audit",
+        ),
+        (
+            r#"{"msg":"login","event.category":["web", "iam"]}"#,
+            "security-audit",
+        ),
+        (r#"{"event":{"category":[ "iam" ]}}"#, "security-audit"),
+        // No element matches, or none is a scalar: no value.
+        (r#"{"event":{"category":["web","network"]}}"#, "standard"),
+        (r#"{"event":{"category":[]}}"#, "standard"),
+        (
+            r#"{"event":{"category":[["iam"],{"a":"iam"},null]}}"#,
+            "standard",
+        ),
+    ] {
+        let got = redact_and_tag(&t, line, Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&got).expect("still JSON");
+        assert_eq!(v["retention.class"], want, "{line}");
+    }
+    // Elements are read as scalar members are: numbers and booleans as written, escapes
+    // decoded; `*` asks for at least one element.
+    let p = |m: &str| {
+        tagger(
+            &format!("default_class: keep\nclasses: {{keep: 180d, hit: 7d}}\nrules:\n  - {{name: r, class: hit, match: {{fields: {m}}}}}"),
+            "{}",
+        )
+    };
+    for (rule, line, hit) in [
+        ("{ports: ['443']}", r#"{"ports":[80,443]}"#, true),
+        ("{flags: ['true']}", r#"{"flags":[false,true]}"#, true),
+        ("{tags: ['caf*']}", r#"{"tags":["x","caf\u00e9"]}"#, true),
+        ("{tags: ['*']}", r#"{"tags":["x"]}"#, true),
+        ("{tags: ['*']}", r#"{"tags":[]}"#, false),
+        ("{tags: ['*']}", r#"{"tags":[null]}"#, false),
+    ] {
+        let got = redact_and_tag(&p(rule), line, Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["retention.class"] == "hit", hit, "{rule} on {line}");
+    }
 }

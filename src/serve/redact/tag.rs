@@ -53,6 +53,29 @@ pub(super) struct ResourceView<'a> {
     pub(super) resource: &'a [KeyValue],
 }
 
+impl LogView<'_> {
+    /// The field `key`: the record's attribute, else the map body's member, whichever holds
+    /// a scalar or an array.
+    fn field_value(&self, key: &str) -> Option<&Value> {
+        let usable = |v: &&Value| {
+            matches!(
+                v,
+                Value::StringValue(_)
+                    | Value::BoolValue(_)
+                    | Value::IntValue(_)
+                    | Value::DoubleValue(_)
+                    | Value::ArrayValue(_)
+            )
+        };
+        value(&self.record.attributes, key)
+            .filter(usable)
+            .or_else(|| match self.record.body.as_ref()?.value.as_ref()? {
+                Value::KvlistValue(kv) => value(&kv.values, key).filter(usable),
+                _ => None,
+            })
+    }
+}
+
 impl RecordView for LogView<'_> {
     fn receiver(&self) -> &str {
         self.receiver
@@ -61,12 +84,13 @@ impl RecordView for LogView<'_> {
         lookup(self.resource, key)
     }
     fn field(&self, key: &str) -> Option<Cow<'_, str>> {
-        lookup(&self.record.attributes, key).or_else(|| {
-            match self.record.body.as_ref()?.value.as_ref()? {
-                Value::KvlistValue(kv) => lookup(&kv.values, key),
-                _ => None,
-            }
-        })
+        scalar(self.field_value(key)?)
+    }
+    fn resource_attribute_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        value(self.resource, key).is_some_and(|v| any_text(v, pred))
+    }
+    fn field_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.field_value(key).is_some_and(|v| any_text(v, pred))
     }
     fn severity(&self) -> Option<u8> {
         severity(self.record)
@@ -92,17 +116,42 @@ impl RecordView for ResourceView<'_> {
     fn field(&self, _key: &str) -> Option<Cow<'_, str>> {
         None
     }
+    fn resource_attribute_matches(&self, key: &str, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        value(self.resource, key).is_some_and(|v| any_text(v, pred))
+    }
 }
 
-/// An attribute as text; `None` when absent or not a scalar.
-fn lookup<'a>(attrs: &'a [KeyValue], key: &str) -> Option<Cow<'a, str>> {
-    let v = attrs
+/// An attribute's value; `None` when absent or empty.
+fn value<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
         .iter()
         .find(|kv| kv.key == key)?
         .value
         .as_ref()?
         .value
-        .as_ref()?;
+        .as_ref()
+}
+
+/// An attribute as text; `None` when absent or not a scalar.
+fn lookup<'a>(attrs: &'a [KeyValue], key: &str) -> Option<Cow<'a, str>> {
+    scalar(value(attrs, key)?)
+}
+
+/// Whether `pred` holds for a scalar's text, or for any scalar element's of an array (not
+/// those of an array or map nested in it), as `RecordView::field_matches` reads arrays.
+fn any_text(v: &Value, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+    match v {
+        Value::ArrayValue(a) => a
+            .values
+            .iter()
+            .filter_map(|e| scalar(e.value.as_ref()?))
+            .any(|t| pred(&t)),
+        v => scalar(v).is_some_and(|t| pred(&t)),
+    }
+}
+
+/// A scalar value as text; `None` for arrays, maps and bytes.
+fn scalar(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::StringValue(s) => Some(Cow::Borrowed(s)),
         Value::IntValue(i) => Some(Cow::Owned(i.to_string())),
@@ -236,11 +285,96 @@ mod tests {
             (0, "WARNING", Some(13)),
             (0, "debug", Some(5)),
             (0, "Error", Some(17)),
+            (0, "CRITICAL", Some(22)),
+            (0, "notice", Some(10)),
             (0, "", None),
             (0, "verbose", None),
             (99, "info", Some(9)),
         ] {
             assert_eq!(severity(&rec(n, t)), want, "{n} {t}");
         }
+    }
+
+    fn text(s: &str) -> AnyValue {
+        AnyValue {
+            value: Some(Value::StringValue(s.into())),
+        }
+    }
+
+    fn array(items: Vec<AnyValue>) -> Value {
+        Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue { values: items })
+    }
+
+    /// The class `serve` writes on a record with these attributes and body.
+    fn class_of(policy: RetentionPolicy, attributes: Vec<KeyValue>, body: Option<Value>) -> String {
+        let tags = Tags::new(
+            Some(std::sync::Arc::new(policy)),
+            crate::retention::AuditSummary::from_config(&Default::default()),
+        );
+        let mut record = LogRecord {
+            attributes,
+            body: body.map(|v| AnyValue { value: Some(v) }),
+            ..Default::default()
+        };
+        let mut tally = Tally::default();
+        log(
+            &tags,
+            "otlp_grpc",
+            &[],
+            &mut record,
+            &Summary::default(),
+            &mut tally,
+        );
+        match lookup(&record.attributes, "retention.class") {
+            Some(c) => c.into_owned(),
+            None => panic!("no class written"),
+        }
+    }
+
+    #[test]
+    fn array_attributes_match_when_any_element_does() {
+        let default = || RetentionPolicy::compile(&Default::default(), None).unwrap();
+        let category = |items: &[&str]| array(items.iter().map(|s| text(s)).collect());
+        // ECS `event.category` as an array attribute, or a member of a map body: the shipped
+        // rule `security-events` holds when any element is `authentication` or `iam`.
+        for (items, want) in [
+            (&["authentication", "session"][..], "security-audit"),
+            (&["web", "iam"], "security-audit"),
+            (&["web"], "standard"),
+            (&[], "standard"),
+        ] {
+            let attr = vec![kv("event.category", category(items))];
+            assert_eq!(class_of(default(), attr, None), want, "attribute {items:?}");
+            let body = Value::KvlistValue(opentelemetry_proto::tonic::common::v1::KeyValueList {
+                values: vec![kv("event.category", category(items))],
+            });
+            assert_eq!(
+                class_of(default(), vec![], Some(body)),
+                want,
+                "body {items:?}"
+            );
+        }
+        // Elements are read as scalar attributes are; a nested array or map is no value.
+        let config: crate::config::retention::RetentionConfig = serde_yaml_ng::from_str(
+            "default_class: keep\nclasses: {keep: 180d, hit: 7d}\nrules:\n  - {name: r, class: hit, match: {fields: {ports: ['443']}}}",
+        )
+        .unwrap();
+        let custom = || RetentionPolicy::compile(&config, None).unwrap();
+        let int = |i| AnyValue {
+            value: Some(Value::IntValue(i)),
+        };
+        let ports = |v: Value| vec![kv("ports", v)];
+        assert_eq!(
+            class_of(custom(), ports(array(vec![int(80), int(443)])), None),
+            "hit"
+        );
+        assert_eq!(
+            class_of(custom(), ports(array(vec![int(80)])), None),
+            "keep"
+        );
+        let nested = array(vec![AnyValue {
+            value: Some(array(vec![int(443)])),
+        }]);
+        assert_eq!(class_of(custom(), ports(nested), None), "keep");
     }
 }
