@@ -126,6 +126,12 @@ fn announce(l: Listening) {
     if let Some(a) = l.otlp_http {
         eprintln!("caviard serve: otlp_http listening on {a}");
     }
+    if let Some(a) = l.syslog_udp {
+        eprintln!("caviard serve: syslog_udp listening on {a}");
+    }
+    if let Some(a) = l.syslog_tcp {
+        eprintln!("caviard serve: syslog_tcp listening on {a}");
+    }
 }
 
 fn init_logging() {

@@ -122,6 +122,10 @@ pub struct Listening {
     pub otlp_grpc: Option<SocketAddr>,
     /// The HTTP address (OTLP/HTTP and health endpoints).
     pub otlp_http: Option<SocketAddr>,
+    /// The syslog UDP address, if configured.
+    pub syslog_udp: Option<SocketAddr>,
+    /// The syslog TCP address, if configured.
+    pub syslog_tcp: Option<SocketAddr>,
 }
 
 /// What became of the queue at shutdown.
@@ -176,6 +180,8 @@ pub async fn run(
     tracing::info!(
         otlp_grpc = ?listening.otlp_grpc,
         otlp_http = ?listening.otlp_http,
+        syslog_udp = ?listening.syslog_udp,
+        syslog_tcp = ?listening.syslog_tcp,
         upstream = %exporters::describe(&config),
         "Listening."
     );

@@ -28,6 +28,11 @@ pub(crate) struct Counters {
     export_retries: [AtomicU64; 3],
     export_dropped: [AtomicU64; 3],
     upstream_rejected: [AtomicU64; 3],
+    /// Syslog messages read, UDP datagrams dropped (buffer full), messages cut at
+    /// `serve.syslog.max_message_bytes`, batches dropped for a permanent refusal.
+    syslog_messages: AtomicU64,
+    syslog_dropped: AtomicU64,
+    syslog_truncated: AtomicU64,
     by_category: Labeled,
     by_rule: Labeled,
     by_receiver: Labeled,
@@ -192,6 +197,17 @@ impl Counters {
         self.export_dropped[signal.index()].fetch_add(records, Relaxed);
     }
 
+    pub(crate) fn syslog_message(&self, truncated: bool) {
+        self.syslog_messages.fetch_add(1, Relaxed);
+        if truncated {
+            self.syslog_truncated.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub(crate) fn syslog_dropped(&self, messages: u64) {
+        self.syslog_dropped.fetch_add(messages, Relaxed);
+    }
+
     /// The Prometheus text exposition of every counter plus the queue gauges.
     pub(crate) fn render(&self, queued_records: usize, queued_bytes: usize) -> String {
         let mut out = String::with_capacity(2048);
@@ -265,6 +281,24 @@ impl Counters {
                 "Records dropped because the engine failed on them.",
                 "counter",
                 self.rejected_unprocessable.load(Relaxed),
+            ),
+            (
+                "caviard_syslog_messages_total",
+                "Syslog messages received (UDP and TCP).",
+                "counter",
+                self.syslog_messages.load(Relaxed),
+            ),
+            (
+                "caviard_syslog_dropped_total",
+                "Syslog messages dropped: UDP datagrams while the receiver was full, or a batch refused for good.",
+                "counter",
+                self.syslog_dropped.load(Relaxed),
+            ),
+            (
+                "caviard_syslog_truncated_total",
+                "Syslog messages cut at serve.syslog.max_message_bytes.",
+                "counter",
+                self.syslog_truncated.load(Relaxed),
             ),
             (
                 "caviard_queue_records",

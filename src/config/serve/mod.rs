@@ -16,6 +16,9 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+mod syslog;
+pub use syslog::SyslogConfig;
+
 /// Configuration of the OTLP proxy (`caviard serve`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +27,8 @@ pub struct ServeConfig {
     pub otlp_grpc: GrpcReceiverConfig,
     /// The OTLP/HTTP receiver, which also answers `/healthz`, `/readyz` and `/metrics`.
     pub otlp_http: HttpReceiverConfig,
+    /// Syslog receivers (off unless an address is given).
+    pub syslog: SyslogConfig,
     /// Bounds on what one client request may cost.
     pub limits: LimitsConfig,
     /// The OTLP endpoint redacted records are forwarded to.
@@ -332,9 +337,10 @@ impl ServeConfig {
                 ));
             }
         }
-        if !self.otlp_grpc.enabled && !self.otlp_http.enabled {
+        self.syslog.validate(&mut problems);
+        if !self.otlp_grpc.enabled && !self.otlp_http.enabled && !self.syslog.enabled() {
             problems.push(
-                "serve: both otlp_grpc and otlp_http are disabled; nothing to receive".into(),
+                "serve: otlp_grpc and otlp_http are disabled and no syslog receiver is set; nothing to receive".into(),
             );
         }
         self.validate_upstream(&mut problems, [grpc, http]);

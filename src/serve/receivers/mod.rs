@@ -1,9 +1,10 @@
-//! The OTLP receivers: gRPC (tonic, generated services) and HTTP (hyper). They bind, accept,
-//! check and hand requests to the pipeline; they never decode on their own (except tonic's
-//! built-in protobuf decoding), never redact and never queue.
+//! The receivers: OTLP over gRPC (tonic, generated services) and HTTP (hyper), and syslog
+//! over UDP and TCP. They bind, accept, check and hand requests to the pipeline; they never
+//! redact and never queue (syslog messages are parsed into OTLP records first).
 
 mod grpc;
 mod http;
+mod syslog;
 
 use super::pipeline::Pipeline;
 use super::{Listening, ServeError};
@@ -51,9 +52,52 @@ pub(crate) async fn start(
     let mut listening = Listening {
         otlp_grpc: None,
         otlp_http: None,
+        syslog_udp: None,
+        syslog_tcp: None,
     };
+    let sys = &config.syslog;
+    if sys.enabled() {
+        let udp = match &sys.udp_listen {
+            Some(listen) => {
+                let addr = parse_listen("syslog.udp_listen", listen)?;
+                let socket =
+                    tokio::net::UdpSocket::bind(addr)
+                        .await
+                        .map_err(|source| ServeError::Bind {
+                            receiver: "syslog_udp",
+                            addr,
+                            source,
+                        })?;
+                listening.syslog_udp = socket.local_addr().ok();
+                Some(socket)
+            }
+            None => None,
+        };
+        let tcp = match &sys.tcp_listen {
+            Some(listen) => {
+                let listener = bind("syslog_tcp", "syslog.tcp_listen", listen).await?;
+                listening.syslog_tcp = listener.local_addr().ok();
+                Some(listener)
+            }
+            None => None,
+        };
+        let settings = syslog::Settings {
+            max_message: sys.max_message_bytes.as_usize(),
+            max_batch: sys.max_batch_records,
+            max_delay: sys.max_batch_delay.0,
+            max_connections: sys.max_connections,
+        };
+        syslog::spawn(
+            &mut tasks,
+            udp,
+            tcp,
+            settings,
+            pipeline.clone(),
+            stop.clone(),
+        );
+    }
     if config.otlp_grpc.enabled {
-        let listener = bind("otlp_grpc", &config.otlp_grpc.listen).await?;
+        let listener = bind("otlp_grpc", "otlp_grpc.listen", &config.otlp_grpc.listen).await?;
         listening.otlp_grpc = listener.local_addr().ok();
         tasks.spawn(grpc::serve(
             listener,
@@ -63,7 +107,7 @@ pub(crate) async fn start(
         ));
     }
     // The HTTP port always serves /healthz and /readyz; `enabled` only gates the OTLP paths.
-    let listener = bind("otlp_http", &config.otlp_http.listen).await?;
+    let listener = bind("otlp_http", "otlp_http.listen", &config.otlp_http.listen).await?;
     listening.otlp_http = listener.local_addr().ok();
     tasks.spawn(http::serve(
         listener,
@@ -75,12 +119,15 @@ pub(crate) async fn start(
     Ok((listening, Servers { tasks }))
 }
 
-async fn bind(receiver: &'static str, listen: &str) -> Result<TcpListener, ServeError> {
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        ServeError::Config(vec![format!(
-            "serve.{receiver}.listen: not an IP:port address"
-        )])
-    })?;
+/// Parse a listen address; `path` is its place under `serve.`.
+fn parse_listen(path: &str, listen: &str) -> Result<SocketAddr, ServeError> {
+    listen
+        .parse()
+        .map_err(|_| ServeError::Config(vec![format!("serve.{path}: not an IP:port address")]))
+}
+
+async fn bind(receiver: &'static str, path: &str, listen: &str) -> Result<TcpListener, ServeError> {
+    let addr = parse_listen(path, listen)?;
     TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind {

@@ -1,0 +1,225 @@
+//! Black-box tests of the syslog receivers: the built `caviard serve` with UDP and TCP
+//! syslog enabled, util-linux `logger` (RFC 5424 and RFC 3164, UDP, TCP with octet counting
+//! and with newline framing) and a raw TCP client as senders, and the real OTLP upstream of
+//! `otlp_util` checking what arrives.
+
+mod otlp_util;
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use otlp_util::*;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+fn proxy_with_syslog(upstream: &Upstream, extra: &str) -> (Proxy, SocketAddr) {
+    let port = free_port();
+    let yaml = format!(
+        "serve:\n  syslog:\n    udp_listen: '{port}'\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n{extra}"
+    );
+    let proxy = Proxy::start(&["--upstream", &upstream.grpc_url()], Some(&yaml), &[]);
+    (proxy, port)
+}
+
+fn logger(port: SocketAddr, args: &[&str], message: &str) {
+    let status = Command::new("logger")
+        .args(["--server", "127.0.0.1", "--port", &port.port().to_string()])
+        .args(args)
+        .arg(message)
+        .status()
+        .expect("util-linux `logger` must be installed (Debian: bsdutils)");
+    assert!(status.success(), "logger {args:?} failed");
+}
+
+fn body(r: &LogRecord) -> String {
+    match r.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(Value::StringValue(s)) => s.clone(),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+#[test]
+fn logger_messages_over_udp_and_tcp_arrive_redacted_with_their_headers() {
+    let upstream = Upstream::start();
+    let (mut proxy, port) = proxy_with_syslog(&upstream, "");
+    logger(
+        port,
+        &["--udp", "--rfc5424", "-t", "billing", "-p", "user.err"],
+        "udp: card 4111 1111 1111 1111 refused for jean.dupont@example.fr",
+    );
+    logger(
+        port,
+        &[
+            "--tcp",
+            "--octet-count",
+            "--rfc5424",
+            "-t",
+            "crm",
+            "--msgid",
+            "SYNC",
+            "--sd-id",
+            "origin@32473",
+            "--sd-param",
+            "contact=\"a.b@example.com\"",
+        ],
+        "tcp-octet: contact synced",
+    );
+    logger(
+        port,
+        &["--tcp", "--rfc3164", "-t", "sshd", "-p", "auth.warning"],
+        "tcp-lf: callback requested by jean.dupont@example.fr on +33 6 12 34 56 78",
+    );
+    upstream.wait_for(Duration::from_secs(20), "3 syslog records", |r| {
+        r.log_records().len() >= 3
+    });
+    let received = upstream.received();
+    let records = received.log_records();
+    let mut strings = Vec::new();
+    for (r, res) in &records {
+        strings.push(body(r));
+        strings_of_attrs(&r.attributes, &mut strings);
+        strings_of_attrs(res, &mut strings);
+    }
+    assert_no_pii(&strings, "syslog");
+    let find = |prefix: &str| {
+        records
+            .iter()
+            .find(|(r, _)| body(r).starts_with(prefix))
+            .unwrap_or_else(|| panic!("no record starting {prefix:?} in {strings:?}"))
+    };
+    let (udp, res) = find("udp:");
+    assert_eq!(body(udp), "udp: card [CREDIT_CARD] refused for [EMAIL]");
+    assert_eq!(str_attr(res, "service.name"), Some("billing"));
+    assert!(str_attr(res, "host.name").is_some(), "{res:?}");
+    assert_eq!(
+        (udp.severity_number, udp.severity_text.as_str()),
+        (17, "err")
+    );
+    assert_eq!(int_attr(&udp.attributes, "syslog.facility"), Some(1));
+    assert!(udp.time_unix_nano > 0 && udp.observed_time_unix_nano > 0);
+    assert_eq!(
+        str_attr(&udp.attributes, "retention.class"),
+        Some("pii-pseudonymized")
+    );
+
+    let (octet, res) = find("tcp-octet:");
+    assert_eq!(str_attr(res, "service.name"), Some("crm"));
+    assert_eq!(str_attr(&octet.attributes, "syslog.msgid"), Some("SYNC"));
+    assert_eq!(
+        str_attr(&octet.attributes, "syslog.sd.origin@32473.contact"),
+        Some("[EMAIL]")
+    );
+
+    let (lf, res) = find("tcp-lf:");
+    assert_eq!(str_attr(res, "service.name"), Some("sshd"));
+    assert_eq!(lf.severity_number, 13);
+    assert_eq!(int_attr(&lf.attributes, "syslog.facility"), Some(4));
+    assert!(!body(lf).contains("12 34 56 78"), "{}", body(lf));
+    drop(received);
+
+    let metrics =
+        String::from_utf8(http_request(proxy.http, "GET", "/metrics", &[], b"").body).unwrap();
+    assert!(
+        metrics.contains("caviard_syslog_messages_total 3"),
+        "{metrics}"
+    );
+    assert!(proxy.terminate(Duration::from_secs(10)).success());
+    assert!(
+        !proxy.stderr().contains("jean.dupont"),
+        "caviard logged a value"
+    );
+}
+
+#[test]
+fn tcp_stream_is_delivered_whole_and_in_order_and_unparsable_lines_are_still_redacted() {
+    let upstream = Upstream::start();
+    let (mut proxy, port) = proxy_with_syslog(&upstream, "    max_message_bytes: 1KiB\n");
+    let mut stream = TcpStream::connect(port).unwrap();
+    let n = 3000;
+    let mut data = Vec::new();
+    for i in 0..n {
+        // Octet-counted and newline-framed messages mixed on one connection.
+        let msg = format!(
+            "<14>1 2024-12-08T06:19:18.{i:03}Z web app - - - seq={i} mail=user{i}@example.fr"
+        );
+        if i % 2 == 0 {
+            write!(data, "{} {msg}", msg.len()).unwrap();
+        } else {
+            writeln!(data, "{msg}").unwrap();
+        }
+    }
+    // Not syslog at all, and not UTF-8: kept as text, redacted all the same.
+    data.extend_from_slice(b"garbage \xff\xfe jean.dupont@example.fr 4111111111111111\n");
+    // Longer than max_message_bytes: cut, counted, the kept part redacted.
+    data.extend_from_slice(
+        format!("<14>long {} tail a.b@example.com\n", "x".repeat(2000)).as_bytes(),
+    );
+    stream.write_all(&data).unwrap();
+    drop(stream);
+    upstream.wait_for(Duration::from_secs(30), "all syslog records", |r| {
+        r.log_records().len() >= n + 2
+    });
+    let received = upstream.received();
+    let records = received.log_records();
+    assert_eq!(records.len(), n + 2);
+    let bodies: Vec<String> = records.iter().map(|(r, _)| body(r)).collect();
+    let seqs: Vec<usize> = bodies
+        .iter()
+        .filter_map(|b| b.strip_prefix("seq="))
+        .map(|b| b.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (0..n).collect::<Vec<_>>(),
+        "lost, duplicated or reordered"
+    );
+    assert!(
+        bodies.iter().all(|b| !b.contains("@example.fr")),
+        "an address got through"
+    );
+    let garbage = bodies.iter().find(|b| b.starts_with("garbage")).unwrap();
+    assert_eq!(garbage, "garbage \u{fffd}\u{fffd} [EMAIL] [CREDIT_CARD]");
+    let long = bodies.iter().find(|b| b.starts_with("long")).unwrap();
+    assert!(
+        long.len() <= 1024 && !long.contains("tail"),
+        "{}",
+        long.len()
+    );
+    drop(received);
+    let metrics =
+        String::from_utf8(http_request(proxy.http, "GET", "/metrics", &[], b"").body).unwrap();
+    assert!(
+        metrics.contains("caviard_syslog_truncated_total 1"),
+        "{metrics}"
+    );
+    assert!(proxy.terminate(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn config_errors_name_their_fields() {
+    let out = Command::new(env!("CARGO_BIN_EXE_caviard"))
+        .args(["check", "--config", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(
+                b"serve:\n  syslog:\n    udp_listen: nowhere\n    max_batch_records: 0\n",
+            )?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("serve.syslog.udp_listen: not an IP:port address"),
+        "{text}"
+    );
+    assert!(
+        text.contains("serve.syslog.max_batch_records: must be above zero"),
+        "{text}"
+    );
+}
