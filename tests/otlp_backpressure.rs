@@ -166,3 +166,37 @@ fn upstream_errors_are_retried() {
     assert_eq!(received_seqs(&upstream.received()).len(), 10);
     assert!(upstream.received().calls >= 4);
 }
+
+/// A gRPC upstream's `google.rpc.RetryInfo` sets the wait before the retry, as `Retry-After`
+/// does over HTTP: a 200 ms delay is honoured where the configured back-off would wait 10 s
+/// or more.
+#[test]
+fn grpc_retry_info_sets_the_retry_delay() {
+    let upstream = Upstream::start();
+    upstream.set_grpc_retry_delay(Duration::from_millis(200));
+    upstream.fail_next(1);
+    let config = format!(
+        "serve:
+  upstream:
+    endpoint: {}
+    protocol: grpc
+  retry:
+    initial_backoff: 20s
+    max_backoff: 30s
+",
+        upstream.grpc_url()
+    );
+    let proxy = Proxy::start(&[], Some(&config), &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut client = rt
+        .block_on(LogsServiceClient::connect(proxy.grpc_url()))
+        .unwrap();
+    rt.block_on(client.export(log_request(0..10))).unwrap();
+    upstream.wait_for(
+        Duration::from_secs(8),
+        "the batch retried after the upstream's 200 ms RetryInfo",
+        |r| !r.logs.is_empty(),
+    );
+    assert_eq!(received_seqs(&upstream.received()).len(), 10);
+    assert_eq!(upstream.received().calls, 2);
+}

@@ -116,8 +116,8 @@ pub(crate) fn retention_and_audit(
 /// of the output goes away (`caviard patterns list | head -1`), the command stops writing and
 /// exits quietly with the status it would have had — 0, or the verdict it already reached
 /// (`patterns test` with failing examples still exits 1) — not with SIGPIPE's 141 and never
-/// with a message. Only stdout's `BrokenPipe` is marked ([`StdoutClosed`]): a broken pipe
-/// elsewhere (an upstream socket) stays an error. What was written before is whole: bytes
+/// with a message. Only stdout's errors are marked ([`StdoutClosed`], for the kinds
+/// [`reader_gone`] names): a broken pipe elsewhere (an upstream socket) stays an error. What was written before is whole: bytes
 /// reach the pipe in order, and nothing else (no error text) is written to stdout.
 pub(crate) struct Stdout(BufWriter<io::StdoutLock<'static>>);
 
@@ -140,7 +140,8 @@ impl Write for Stdout {
     }
 }
 
-/// The reader of stdout has gone away: the error a [`Stdout`] write returns for `BrokenPipe`.
+/// The reader of stdout has gone away: the error a [`Stdout`] write returns when
+/// [`reader_gone`].
 #[derive(Debug)]
 pub(crate) struct StdoutClosed;
 
@@ -159,9 +160,21 @@ impl StdoutClosed {
     }
 }
 
+/// Whether a write error of this kind means the reader of the output is gone for good:
+/// `BrokenPipe` (`EPIPE`: a pipe's reader exited; Rust ignores `SIGPIPE`), and when the output
+/// is a socket, `ConnectionReset` (the peer reset the connection: the first write after the
+/// reset reports `ECONNRESET`, later ones `EPIPE`) and `NotConnected` (the socket was shut
+/// down or never connected). None of these can pass: no later write would succeed.
+pub(crate) fn reader_gone(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
+    )
+}
+
 fn mark_closed(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::BrokenPipe && !StdoutClosed::is(&e) {
-        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    if reader_gone(e.kind()) && !StdoutClosed::is(&e) {
+        io::Error::new(e.kind(), StdoutClosed)
     } else {
         e
     }
@@ -171,4 +184,32 @@ fn mark_closed(e: io::Error) -> io::Error {
 fn is_stdout_closed(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|e| e.downcast_ref::<io::Error>().is_some_and(StdoutClosed::is))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket's reader that went away reports `ConnectionReset` or `NotConnected` rather
+    /// than `BrokenPipe`; they end a command quietly all the same. Other errors (a full disk)
+    /// stay errors.
+    #[test]
+    fn every_kind_of_gone_reader_marks_stdout_closed() {
+        for kind in [
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::NotConnected,
+        ] {
+            let e = mark_closed(io::Error::from(kind));
+            assert!(StdoutClosed::is(&e), "{kind:?}");
+            assert_eq!(e.kind(), kind);
+            assert!(is_stdout_closed(&anyhow::Error::new(e)), "{kind:?}");
+        }
+        for kind in [io::ErrorKind::StorageFull, io::ErrorKind::Other] {
+            assert!(
+                !StdoutClosed::is(&mark_closed(io::Error::from(kind))),
+                "{kind:?}"
+            );
+        }
+    }
 }

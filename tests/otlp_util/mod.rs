@@ -87,6 +87,8 @@ struct Recorder {
     received: Arc<Mutex<Received>>,
     /// Answer this many export calls with UNAVAILABLE / 503 before accepting again.
     fail_next: Arc<AtomicUsize>,
+    /// The delay gRPC failures ask for in a `google.rpc.RetryInfo`, if any.
+    retry_delay: Arc<Mutex<Option<Duration>>>,
 }
 
 impl Recorder {
@@ -99,6 +101,43 @@ impl Recorder {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
+
+    /// The status of a gRPC call failing on purpose.
+    fn grpc_failure(&self) -> tonic::Status {
+        let message = "test upstream: failing on purpose";
+        match *self.retry_delay.lock().unwrap() {
+            Some(delay) => tonic::Status::with_details(
+                tonic::Code::Unavailable,
+                message,
+                retry_info_details(delay),
+            ),
+            None => tonic::Status::unavailable(message),
+        }
+    }
+}
+
+/// A `grpc-status-details-bin` asking for a retry after `delay`: a `google.rpc.Status` whose
+/// `details` hold an `Any` of a `google.rpc.RetryInfo`, encoded field by field from the
+/// `.proto` definitions (independently of caviard's own declarations).
+fn retry_info_details(delay: Duration) -> Bytes {
+    use prost::encoding::{bytes, int32, int64, string};
+    let mut duration = Vec::new(); // google.protobuf.Duration
+    int64::encode(1, &i64::try_from(delay.as_secs()).unwrap(), &mut duration);
+    int32::encode(
+        2,
+        &i32::try_from(delay.subsec_nanos()).unwrap(),
+        &mut duration,
+    );
+    let mut retry_info = Vec::new(); // google.rpc.RetryInfo { retry_delay = 1 }
+    bytes::encode(1, &duration, &mut retry_info);
+    let mut any = Vec::new(); // google.protobuf.Any { type_url = 1, value = 2 }
+    let type_url = "type.googleapis.com/google.rpc.RetryInfo".to_string();
+    string::encode(1, &type_url, &mut any);
+    bytes::encode(2, &retry_info, &mut any);
+    let mut status = Vec::new(); // google.rpc.Status { code = 1, message = 2, details = 3 }
+    int32::encode(1, &(tonic::Code::Unavailable as i32), &mut status);
+    bytes::encode(3, &any, &mut status);
+    Bytes::from(status)
 }
 
 #[tonic::async_trait]
@@ -108,9 +147,7 @@ impl LogsService for Recorder {
         r: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
         if self.should_fail() {
-            return Err(tonic::Status::unavailable(
-                "test upstream: failing on purpose",
-            ));
+            return Err(self.grpc_failure());
         }
         self.received
             .lock()
@@ -128,9 +165,7 @@ impl TraceService for Recorder {
         r: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         if self.should_fail() {
-            return Err(tonic::Status::unavailable(
-                "test upstream: failing on purpose",
-            ));
+            return Err(self.grpc_failure());
         }
         self.received
             .lock()
@@ -148,9 +183,7 @@ impl MetricsService for Recorder {
         r: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         if self.should_fail() {
-            return Err(tonic::Status::unavailable(
-                "test upstream: failing on purpose",
-            ));
+            return Err(self.grpc_failure());
         }
         self.received
             .lock()
@@ -229,6 +262,11 @@ impl Upstream {
     /// Answer the next `n` export calls with a retryable error.
     pub fn fail_next(&self, n: usize) {
         self.recorder.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Have gRPC failures ask for a retry after `delay` (a `google.rpc.RetryInfo`).
+    pub fn set_grpc_retry_delay(&self, delay: Duration) {
+        *self.recorder.retry_delay.lock().unwrap() = Some(delay);
     }
 
     /// Wait until `done` holds for what was received, or panic after `timeout`.

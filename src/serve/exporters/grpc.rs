@@ -5,7 +5,9 @@
 //! Retryable codes follow the OTLP specification: `CANCELLED`, `DEADLINE_EXCEEDED`,
 //! `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`, plus `RESOURCE_EXHAUSTED` (a
 //! collector's memory limiter uses it; retrying is the choice that loses nothing). Everything
-//! else is permanent. Connection failures surface as `UNAVAILABLE`.
+//! else is permanent. Connection failures surface as `UNAVAILABLE`. A retryable status may
+//! carry the server's own delay, a `google.rpc.RetryInfo` in its details (the OTLP
+//! specification's throttling signal): it is honoured like HTTP's `Retry-After`.
 
 use super::SendError;
 use crate::config::serve::{Compression, UpstreamConfig};
@@ -14,7 +16,9 @@ use bytes::{BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
 use std::marker::PhantomData;
+use std::time::Duration;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -93,8 +97,75 @@ fn classify(status: &Status) -> SendError {
         | Code::OutOfRange
         | Code::Unavailable
         | Code::DataLoss
-        | Code::ResourceExhausted => SendError::retryable(reason),
+        | Code::ResourceExhausted => SendError {
+            retry_after: retry_delay(status.details()),
+            ..SendError::retryable(reason)
+        },
         _ => SendError::permanent(reason),
+    }
+}
+
+/// The `retry_delay` of a `google.rpc.RetryInfo` in a status's details (the
+/// `grpc-status-details-bin` trailer: a `google.rpc.Status` whose `details` are `Any`s), if
+/// there is one. Undecodable details or a negative delay are ignored: the usual back-off
+/// applies.
+fn retry_delay(details: &[u8]) -> Option<Duration> {
+    if details.is_empty() {
+        return None;
+    }
+    let status = rpc::Status::decode(details).ok()?;
+    let info = status
+        .details
+        .iter()
+        .find(|any| any.type_url == rpc::RETRY_INFO_TYPE_URL)?;
+    let delay = rpc::RetryInfo::decode(info.value.as_slice())
+        .ok()?
+        .retry_delay?;
+    let seconds = u64::try_from(delay.seconds).ok()?;
+    let nanos = u32::try_from(delay.nanos).ok()?;
+    Some(Duration::from_secs(seconds) + Duration::from_nanos(u64::from(nanos)))
+}
+
+/// The few messages of `google/rpc/status.proto`, `google/rpc/error_details.proto` and the
+/// well-known types that [`retry_delay`] reads, declared here rather than pulling in
+/// `tonic-types` and `prost-types` for four messages.
+mod rpc {
+    pub(super) const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
+
+    /// `google.rpc.Status`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Status {
+        #[prost(int32, tag = "1")]
+        pub code: i32,
+        #[prost(string, tag = "2")]
+        pub message: String,
+        #[prost(message, repeated, tag = "3")]
+        pub details: Vec<Any>,
+    }
+
+    /// `google.protobuf.Any`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Any {
+        #[prost(string, tag = "1")]
+        pub type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        pub value: Vec<u8>,
+    }
+
+    /// `google.rpc.RetryInfo`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        pub retry_delay: Option<Duration>,
+    }
+
+    /// `google.protobuf.Duration`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Duration {
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
     }
 }
 
@@ -138,5 +209,75 @@ impl<R: prost::Message + Default> Decoder for ResponseDecoder<R> {
         R::decode(src)
             .map(Some)
             .map_err(|e| Status::internal(format!("undecodable upstream response: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `grpc-status-details-bin` of a status carrying `RetryInfo` (after an unrelated
+    /// detail, as servers may send several).
+    fn details(seconds: i64, nanos: i32) -> Bytes {
+        let retry_info = rpc::RetryInfo {
+            retry_delay: Some(rpc::Duration { seconds, nanos }),
+        };
+        let status = rpc::Status {
+            code: Code::Unavailable as i32,
+            message: "throttled".into(),
+            details: vec![
+                rpc::Any {
+                    type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                    value: vec![10, 1, b'x'],
+                },
+                rpc::Any {
+                    type_url: rpc::RETRY_INFO_TYPE_URL.into(),
+                    value: retry_info.encode_to_vec(),
+                },
+            ],
+        };
+        Bytes::from(status.encode_to_vec())
+    }
+
+    #[test]
+    fn retry_info_in_a_retryable_status_is_the_retry_delay() {
+        let e = classify(&Status::with_details(
+            Code::Unavailable,
+            "throttled",
+            details(2, 500_000_000),
+        ));
+        assert_eq!(e.kind, super::super::Failure::Retryable);
+        assert_eq!(e.retry_after, Some(Duration::from_millis(2500)));
+        let e = classify(&Status::with_details(
+            Code::ResourceExhausted,
+            "memory limit",
+            details(0, 0),
+        ));
+        assert_eq!(e.retry_after, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn statuses_without_a_usable_retry_info_use_the_back_off() {
+        let none = |status: Status| classify(&status).retry_after;
+        assert_eq!(none(Status::unavailable("down")), None);
+        assert_eq!(
+            none(Status::with_details(
+                Code::Unavailable,
+                "x",
+                Bytes::from_static(b"not protobuf")
+            )),
+            None
+        );
+        assert_eq!(
+            none(Status::with_details(Code::Unavailable, "x", details(-1, 0))),
+            None
+        );
+        // A permanent status is dropped whatever delay it names.
+        let e = classify(&Status::with_details(
+            Code::InvalidArgument,
+            "bad",
+            details(1, 0),
+        ));
+        assert_eq!(e.kind, super::super::Failure::Permanent);
     }
 }

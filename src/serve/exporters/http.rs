@@ -1,8 +1,8 @@
 //! OTLP/HTTP upstream (protobuf bodies): POST to `<endpoint>/v1/{logs,traces,metrics}`.
 //!
-//! Retryable, per the OTLP/HTTP specification: 429, 502, 503, 504 (honouring `Retry-After`
-//! in seconds as given, capped at `retry.max_backoff` and never jittered) and connection
-//! errors. Every other non-2xx status is permanent.
+//! Retryable, per the OTLP/HTTP specification: 429, 502, 503, 504 (honouring `Retry-After`,
+//! in seconds or as an HTTP-date, as given, capped at `retry.max_backoff` and never jittered)
+//! and connection errors. Every other non-2xx status is permanent.
 
 use super::SendError;
 use crate::config::serve::{Compression, UpstreamConfig};
@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Largest upstream response body read (export responses are a few bytes).
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
@@ -79,7 +79,7 @@ impl HttpUpstream {
             .await
             .map_err(|e| SendError::retryable(format!("connection: {e}")))?;
         let status = response.status();
-        let retry_after = retry_after(response.headers());
+        let retry_after = retry_after(response.headers(), SystemTime::now());
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()
             .await;
@@ -104,15 +104,16 @@ impl HttpUpstream {
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs))
+/// The wait a `Retry-After` asks for at `now`: RFC 9110 allows a number of seconds or an
+/// HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`, and the two obsolete date formats), a date
+/// already past meaning at once. An unreadable value is ignored (the usual back-off applies).
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Compress off the reactor: a multi-megabyte batch takes milliseconds.
@@ -128,4 +129,53 @@ async fn gzip(body: Bytes) -> Result<Bytes, SendError> {
     .await
     .map_err(|_| SendError::permanent("gzip task failed".into()))?
     .map_err(|e| SendError::permanent(format!("gzip: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(value: &str, now: SystemTime) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        retry_after(&headers, now)
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        // Wed, 21 Oct 2015 07:28:00 GMT
+        let date = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let before = |secs| date - Duration::from_secs(secs);
+        assert_eq!(after("120", date), Some(Duration::from_secs(120)));
+        assert_eq!(after(" 0 ", date), Some(Duration::ZERO));
+        for value in [
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            // The obsolete formats RFC 9110 still asks recipients to accept.
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+        ] {
+            assert_eq!(
+                after(value, before(90)),
+                Some(Duration::from_secs(90)),
+                "{value}"
+            );
+        }
+        // A date already past: retry at once.
+        assert_eq!(
+            after(
+                "Wed, 21 Oct 2015 07:28:00 GMT",
+                date + Duration::from_secs(5)
+            ),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            after("Wed, 21 Oct 2015 07:28:00 GMT", date),
+            Some(Duration::ZERO)
+        );
+        // Unreadable: ignored, the usual back-off applies.
+        for value in ["soon", "-5", "1.5", "Wed, 32 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(after(value, date), None, "{value}");
+        }
+        assert_eq!(retry_after(&HeaderMap::new(), date), None);
+    }
 }

@@ -9,8 +9,8 @@
 //! when the upstream accepted it or it was dropped for good (a permanent error, or
 //! `retry.max_elapsed`), each drop counted and logged with the upstream's status.
 //!
-//! One failure stops the proxy instead: the stdout exporter's reader went away (`EPIPE`; Rust
-//! ignores `SIGPIPE`). Nothing can ever be written again, so retrying would only fill the queue
+//! One failure stops the proxy instead: the stdout exporter's reader went away (`EPIPE`, Rust
+//! ignoring `SIGPIPE`, or a socket's `ECONNRESET`). Nothing can ever be written again, so retrying would only fill the queue
 //! and refuse every client for good while the process looked alive. The first delivery that
 //! finds it sets [`Closed`]; every batch from then on is dropped and counted unsent, and
 //! `serve::run` drains and fails, so the process exits non-zero and its supervisor restarts it.
@@ -92,7 +92,7 @@ impl Upstream {
     pub(crate) fn build(config: &ServeConfig) -> Result<Upstream, String> {
         let up = &config.upstream;
         let Some(endpoint) = &up.endpoint else {
-            return Ok(Upstream::Stdout(stdout::StdoutUpstream));
+            return Ok(Upstream::Stdout(stdout::StdoutUpstream::new()?));
         };
         Ok(match config.protocol() {
             UpstreamProtocol::Grpc => Upstream::Grpc(grpc::GrpcUpstream::new(endpoint, up)?),
@@ -102,14 +102,42 @@ impl Upstream {
         })
     }
 
-    /// Send one encoded request; `Ok` carries the number of records the upstream rejected
-    /// in a partial success.
-    async fn send(&self, signal: Signal, body: Bytes) -> Result<u64, SendError> {
+    /// Send one encoded request, one attempt of `delivery`; `Ok` carries the number of records
+    /// the upstream rejected in a partial success.
+    async fn send(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        delivery: DeliveryId,
+    ) -> Result<u64, SendError> {
         match self {
             Upstream::Grpc(g) => g.send(signal, body).await,
             Upstream::Http(h) => h.send(signal, body).await,
-            Upstream::Stdout(s) => s.send(signal, &body),
+            Upstream::Stdout(s) => s.send(signal, body, delivery).await,
         }
+    }
+
+    /// How long an attempt may take (`upstream.timeout`), if it may be abandoned at all. A
+    /// stdout write may not: it cannot be cancelled (it goes on in the writer thread), so
+    /// abandoning it and retrying would print its line twice. A slow reader of stdout makes
+    /// the exporter wait, as a pipe should, instead.
+    fn timeout(&self, configured: Duration) -> Option<Duration> {
+        match self {
+            Upstream::Stdout(_) => None,
+            Upstream::Grpc(_) | Upstream::Http(_) => Some(configured),
+        }
+    }
+}
+
+/// One batch's delivery, the same across its attempts: lets the stdout exporter resume a line
+/// it wrote in part instead of writing it again (see `stdout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeliveryId(u64);
+
+impl DeliveryId {
+    fn next() -> DeliveryId {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        DeliveryId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }
 
@@ -371,6 +399,7 @@ async fn deliver(
     permit: Permit,
 ) {
     let records = permit.records() as u64;
+    let id = DeliveryId::next();
     let start = Instant::now();
     let mut backoff = Backoff::new(d.initial_backoff, d.max_backoff);
     let mut attempt: u32 = 0;
@@ -381,8 +410,12 @@ async fn deliver(
             return;
         }
         attempt += 1;
-        let error = match tokio::time::timeout(d.timeout, upstream.send(signal, body.clone())).await
-        {
+        let attempt_sent = upstream.send(signal, body.clone(), id);
+        let sent = match upstream.timeout(d.timeout) {
+            Some(t) => tokio::time::timeout(t, attempt_sent).await,
+            None => Ok(attempt_sent.await),
+        };
+        let error = match sent {
             Ok(Ok(rejected)) => {
                 let rejected = rejected.min(records);
                 counters.delivered(signal, records - rejected, rejected);
