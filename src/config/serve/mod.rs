@@ -17,7 +17,9 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 mod syslog;
+pub mod tls;
 pub use syslog::SyslogConfig;
+pub use tls::TlsConfig;
 
 /// Configuration of the OTLP proxy (`caviard serve`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -162,7 +164,7 @@ pub enum Compression {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
-    /// `http://host:port[/base]`. Unset here, it comes from `--upstream`, else from
+    /// `http://host:port[/base]`, or `https://` for TLS (port 443 by default). Unset here, it comes from `--upstream`, else from
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`; with none of them set, redacted records are written as
     /// OTLP/JSON lines to stdout (useful to try a policy, never silently sent anywhere).
     /// For `http/protobuf` the signal path `/v1/logs` (traces, metrics) is appended.
@@ -179,6 +181,9 @@ pub struct UpstreamConfig {
     /// Extra headers (gRPC metadata) on every upstream request, e.g. a backend API key.
     /// Never logged.
     pub headers: BTreeMap<String, String>,
+    /// TLS settings (CA, client certificate, server name) for an `https://` endpoint, which
+    /// is verified against the public roots without them. Refused with `http://`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for UpstreamConfig {
@@ -190,6 +195,7 @@ impl Default for UpstreamConfig {
             concurrency: NonZeroUsize::new(2).expect("2 is not zero"),
             compression: Compression::None,
             headers: BTreeMap::new(),
+            tls: None,
         }
     }
 }
@@ -384,6 +390,19 @@ impl ServeConfig {
                 }
             }
         }
+        if let Some(tls) = &up.tls {
+            // Without an endpoint (one may still come from the environment) the block is
+            // checked all the same.
+            if up.endpoint.as_deref().is_some_and(|e| !is_https(e)) {
+                problems.push(
+                    "serve.upstream.tls: set, but serve.upstream.endpoint is not https://; records would go in clear text"
+                        .into(),
+                );
+            }
+            if let Err(p) = tls::client_config(Some(tls)) {
+                problems.extend(p);
+            }
+        }
         if up.timeout.0.is_zero() {
             problems.push("serve.upstream.timeout: must be above zero".into());
         }
@@ -438,20 +457,17 @@ impl ServeConfig {
     }
 }
 
-/// Check an upstream URL and return its host and port (default 80). Only `http://` is
-/// accepted: the proxy has no TLS client yet, and silently downgrading `https` would send
-/// records in clear text.
+/// Check an upstream URL and return its host and port (default 80 for `http://`, 443 for
+/// `https://`).
 pub fn parse_endpoint(endpoint: &str) -> Result<(String, u16), String> {
     let uri: http::Uri = endpoint
         .parse()
-        .map_err(|_| "not a URL (expected http://host:port)".to_string())?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https is not supported yet (no TLS client); use http://".into())
-        }
-        _ => return Err("not a URL (expected http://host:port)".into()),
-    }
+        .map_err(|_| "not a URL (expected http://host:port or https://host:port)".to_string())?;
+    let default_port = match uri.scheme_str() {
+        Some("http") => 80,
+        Some("https") => 443,
+        _ => return Err("not a URL (expected http://host:port or https://host:port)".into()),
+    };
     let authority = uri
         .authority()
         .ok_or_else(|| "not a URL: no host".to_string())?;
@@ -463,7 +479,15 @@ pub fn parse_endpoint(endpoint: &str) -> Result<(String, u16), String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    Ok((host, authority.port_u16().unwrap_or(80)))
+    Ok((host, authority.port_u16().unwrap_or(default_port)))
+}
+
+/// Whether the endpoint asks for TLS (`https://`). The scheme is matched as `http::Uri`
+/// parses it, so `HTTPS://` counts too.
+pub fn is_https(endpoint: &str) -> bool {
+    endpoint
+        .parse::<http::Uri>()
+        .is_ok_and(|u| u.scheme() == Some(&http::uri::Scheme::HTTPS))
 }
 
 /// A duration written with a unit: `250ms`, `10s`, `5m`, `1h`.

@@ -74,8 +74,8 @@ fn validate_names_each_bad_field() {
             "serve.upstream.endpoint: not a URL",
         ),
         (
-            "upstream: {endpoint: 'https://c:4317'}",
-            "serve.upstream.endpoint: https is not supported",
+            "upstream: {endpoint: 'ftp://c:4317'}",
+            "serve.upstream.endpoint: not a URL",
         ),
         (
             "upstream: {endpoint: 'http://127.0.0.1:4317'}",

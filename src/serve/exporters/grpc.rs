@@ -10,7 +10,7 @@
 //! specification's throttling signal): it is honoured like HTTP's `Retry-After`.
 
 use super::SendError;
-use crate::config::serve::{Compression, UpstreamConfig};
+use crate::config::serve::{is_https, Compression, UpstreamConfig};
 use crate::serve::payload::{Rejected, Signal};
 use bytes::{BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
@@ -35,8 +35,18 @@ impl GrpcUpstream {
         let channel = Endpoint::from_shared(endpoint.to_string())
             .map_err(|_| "endpoint: not a URL".to_string())?
             .connect_timeout(config.timeout.0)
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        // TLS through our own connector, shared with the HTTP exporter (see `tls`); plain
+        // `http://` keeps tonic's.
+        let channel = if is_https(endpoint) {
+            channel.connect_with_connector_lazy(super::tls::connector(
+                endpoint,
+                config,
+                super::tls::Alpn::Http2,
+            )?)
+        } else {
+            channel.connect_lazy()
+        };
         let mut metadata = MetadataMap::new();
         for (name, value) in &config.headers {
             let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
@@ -75,9 +85,9 @@ impl GrpcUpstream {
         if self.gzip {
             grpc = grpc.send_compressed(CompressionEncoding::Gzip);
         }
-        grpc.ready()
-            .await
-            .map_err(|e| SendError::retryable(format!("connection: {e}")))?;
+        grpc.ready().await.map_err(|e| {
+            SendError::retryable(format!("connection: {}", super::tls::with_causes(&e)))
+        })?;
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         let path = http::uri::PathAndQuery::from_static(signal.grpc_path());

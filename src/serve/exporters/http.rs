@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -21,7 +22,7 @@ use std::time::{Duration, SystemTime};
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
 pub(crate) struct HttpUpstream {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uris: [Uri; 3],
     headers: HeaderMap,
     gzip: bool,
@@ -48,9 +49,7 @@ impl HttpUpstream {
                 .map_err(|_| format!("headers.{name}: invalid value"))?;
             headers.insert(n, v);
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.timeout.0));
+        let connector = super::tls::connector(endpoint, config, super::tls::Alpn::Http1And2)?;
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(HttpUpstream {
             client,
@@ -73,11 +72,9 @@ impl HttpUpstream {
             .body(Full::new(body))
             .map_err(|e| SendError::permanent(format!("building request: {e}")))?;
         request.headers_mut().extend(self.headers.clone());
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| SendError::retryable(format!("connection: {e}")))?;
+        let response = self.client.request(request).await.map_err(|e| {
+            SendError::retryable(format!("connection: {}", super::tls::with_causes(&e)))
+        })?;
         let status = response.status();
         let retry_after = retry_after(response.headers(), SystemTime::now());
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)

@@ -18,6 +18,7 @@
 mod grpc;
 mod http;
 mod stdout;
+mod tls;
 
 use super::payload::Signal;
 use super::queue::{Batch, LaneReceivers, Permit};
