@@ -14,6 +14,13 @@ fn defaults_are_valid() {
 }
 
 #[test]
+fn a_syslog_only_proxy_is_valid() {
+    let c = load("otlp_grpc: {enabled: false}\notlp_http: {enabled: false}\nsyslog: {tcp_listen: '0.0.0.0:5514'}");
+    assert_eq!(c.validate(), Vec::<String>::new());
+    assert!(c.syslog.enabled() && !ServeConfig::default().syslog.enabled());
+}
+
+#[test]
 fn durations_and_sizes() {
     for (s, d) in [
         ("250ms", 250),
@@ -112,7 +119,19 @@ fn validate_names_each_bad_field() {
         ),
         (
             "otlp_grpc: {enabled: false}\notlp_http: {enabled: false}",
-            "serve: both",
+            "serve: otlp_grpc and otlp_http are disabled and no syslog receiver",
+        ),
+        (
+            "syslog: {tcp_listen: 'localhost:514'}",
+            "serve.syslog.tcp_listen: not an IP:port",
+        ),
+        (
+            "syslog: {udp_listen: '127.0.0.1:5514', max_message_bytes: 100B}",
+            "serve.syslog.max_message_bytes: must be between",
+        ),
+        (
+            "syslog: {udp_listen: '127.0.0.1:5514', max_batch_delay: 0s}",
+            "serve.syslog.max_batch_delay: must be above zero",
         ),
     ];
     for (yaml, want) in table {
