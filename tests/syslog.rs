@@ -197,6 +197,68 @@ fn tcp_stream_is_delivered_whole_and_in_order_and_unparsable_lines_are_still_red
 }
 
 #[test]
+fn a_full_queue_stops_the_tcp_reader_instead_of_dropping_messages() {
+    let upstream = Upstream::start();
+    // A queue of 300 records and an upstream that fails its first 30 calls: the queue fills,
+    // the pipeline refuses the syslog batches, and the receiver must wait, not drop.
+    upstream.fail_next(30);
+    let (mut proxy, port) = proxy_with_syslog(
+        &upstream,
+        "    max_batch_records: 100\n  queue: {max_records: 300}\n  batch: {max_records: 100}\n  retry: {initial_backoff: 20ms, max_backoff: 100ms}\n",
+    );
+    let n = 4000;
+    let mut data = Vec::new();
+    for i in 0..n {
+        writeln!(
+            data,
+            "<14>1 - web app - - - seq={i} to jean.dupont@example.fr"
+        )
+        .unwrap();
+    }
+    let mut stream = TcpStream::connect(port).unwrap();
+    stream.write_all(&data).unwrap();
+    drop(stream);
+    upstream.wait_for(Duration::from_secs(60), "every syslog record", |r| {
+        r.log_records().len() >= n
+    });
+    let metrics =
+        String::from_utf8(http_request(proxy.http, "GET", "/metrics", &[], b"").body).unwrap();
+    let received = upstream.received();
+    let mut seqs: Vec<usize> = received
+        .log_records()
+        .iter()
+        .map(|(r, _)| body(r))
+        .map(|b| {
+            assert_eq!(b.split(' ').nth(2), Some("[EMAIL]"), "{b}");
+            b.strip_prefix("seq=")
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..n).collect::<Vec<_>>(), "lost or duplicated");
+    assert!(
+        metrics.contains("caviard_syslog_dropped_total 0"),
+        "{metrics}"
+    );
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("caviard_refused_requests_total{reason=\"queue_full\"} "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        refused > 0,
+        "the queue never filled, so nothing was shown:\n{metrics}"
+    );
+    drop(received);
+    assert!(proxy.terminate(Duration::from_secs(10)).success());
+}
+
+#[test]
 fn config_errors_name_their_fields() {
     let out = Command::new(env!("CARGO_BIN_EXE_caviard"))
         .args(["check", "--config", "/dev/stdin"])
