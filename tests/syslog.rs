@@ -258,6 +258,93 @@ fn a_full_queue_stops_the_tcp_reader_instead_of_dropping_messages() {
     assert!(proxy.terminate(Duration::from_secs(10)).success());
 }
 
+/// rsyslog, as deployed on a host: it tails an application's log file (imfile) and forwards
+/// it over TCP with octet counting in RFC 5424 (omfwd), the setup `config/gateway.yaml`
+/// describes. `.ci/run` installs rsyslog; elsewhere the test is skipped with a message.
+#[test]
+fn rsyslog_forwards_a_tailed_file_through_caviard() {
+    let Some(rsyslogd) = ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("SKIP rsyslog_forwards_a_tailed_file_through_caviard: rsyslogd not installed (Debian: apt-get install rsyslog; .ci/run does)");
+        return;
+    };
+    let upstream = Upstream::start();
+    let (mut proxy, port) = proxy_with_syslog(&upstream, "");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let n = 50;
+    let mut lines = String::new();
+    for i in 0..n {
+        lines.push_str(&format!(
+            "seq={i} payment refused: card 4111 1111 1111 1111, contact jean.dupont@example.fr\n"
+        ));
+    }
+    std::fs::write(&log, lines).unwrap();
+    let conf = dir.path().join("rsyslog.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"global(workDirectory="{dir}")
+module(load="imfile")
+input(type="imfile" File="{log}" Tag="payments" Severity="warning" Facility="local0")
+action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" TCP_Framing="octet-counted" Template="RSYSLOG_SyslogProtocol23Format")
+"#,
+            dir = dir.path().display(),
+            log = log.display(),
+            port = port.port()
+        ),
+    )
+    .unwrap();
+    let mut rsyslog = Command::new(rsyslogd)
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.path().join("rsyslogd.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let arrived = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        upstream.wait_for(Duration::from_secs(30), "rsyslog's records", |r| {
+            r.log_records().len() >= n
+        })
+    }));
+    let _ = rsyslog.kill();
+    let out = rsyslog.wait_with_output().unwrap();
+    assert!(
+        arrived.is_ok(),
+        "rsyslog stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = upstream.received();
+    let records = received.log_records();
+    let mut strings = Vec::new();
+    for (r, res) in &records {
+        strings.push(body(r));
+        strings_of_attrs(res, &mut strings);
+        assert_eq!(str_attr(res, "service.name"), Some("payments"));
+        assert_eq!(
+            (
+                r.severity_number,
+                int_attr(&r.attributes, "syslog.facility")
+            ),
+            (13, Some(16))
+        );
+        assert!(
+            body(r).ends_with("card [CREDIT_CARD], contact [EMAIL]"),
+            "{}",
+            body(r)
+        );
+    }
+    assert_no_pii(&strings, "rsyslog");
+    assert_eq!(records.len(), n);
+    drop(received);
+    assert!(proxy.terminate(Duration::from_secs(10)).success());
+}
+
 #[test]
 fn config_errors_name_their_fields() {
     let out = Command::new(env!("CARGO_BIN_EXE_caviard"))
