@@ -296,7 +296,13 @@ impl Default for ShutdownConfig {
 
 impl ServeConfig {
     /// Fill the upstream endpoint and protocol from the OpenTelemetry environment variables
-    /// where the file (or a flag) left them unset. `var` reads one variable
+    /// where the file (or a flag) left them unset; likewise the headers
+    /// (`OTEL_EXPORTER_OTLP_HEADERS`, `k=v,k2=v2` with percent-encoded values: how a backend's
+    /// token reaches the proxy without being written in the config) when the file has none,
+    /// and, for an `https://` endpoint, `OTEL_EXPORTER_OTLP_CERTIFICATE` /
+    /// `_CLIENT_CERTIFICATE` / `_CLIENT_KEY` as `tls.ca_file` / `cert_file` / `key_file` where
+    /// the `tls:` block leaves them unset (an SDK ignores them for `http://`; so does this).
+    /// `var` reads one variable
     /// (`std::env::var(..).ok()` in the binary, a map in tests, so tests never mutate the
     /// process environment). Returns the problems found, like [`ServeConfig::validate`]: an
     /// unknown protocol is reported, never silently ignored.
@@ -312,6 +318,47 @@ impl ServeConfig {
                     None => problems.push(format!(
                         "OTEL_EXPORTER_OTLP_PROTOCOL: unsupported protocol {p:?} (expected grpc or http/protobuf)"
                     )),
+                }
+            }
+        }
+        if self.upstream.headers.is_empty() {
+            if let Some(h) = var("OTEL_EXPORTER_OTLP_HEADERS").filter(|v| !v.trim().is_empty()) {
+                match parse_otel_headers(&h) {
+                    Ok(headers) => self.upstream.headers = headers,
+                    // The value may hold a token: name the variable, never echo it.
+                    Err(i) => problems.push(format!(
+                        "OTEL_EXPORTER_OTLP_HEADERS: entry {i} is not key=value (value not shown)"
+                    )),
+                }
+            }
+        }
+        let https = self
+            .upstream
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("https://"));
+        if https {
+            let files = [
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            ]
+            .map(|k| {
+                var(k)
+                    .filter(|v| !v.is_empty())
+                    .map(std::path::PathBuf::from)
+            });
+            if files.iter().any(Option::is_some) {
+                let tls = self.upstream.tls.get_or_insert_with(TlsConfig::default);
+                let [ca, cert, key] = files;
+                for (slot, value) in [
+                    (&mut tls.ca_file, ca),
+                    (&mut tls.cert_file, cert),
+                    (&mut tls.key_file, key),
+                ] {
+                    if slot.is_none() {
+                        *slot = value;
+                    }
                 }
             }
         }
@@ -455,6 +502,46 @@ impl ServeConfig {
             problems.push("serve.retry.max_elapsed: below serve.retry.initial_backoff".into());
         }
     }
+}
+
+/// `OTEL_EXPORTER_OTLP_HEADERS`: comma-separated `key=value` pairs, values percent-encoded
+/// (W3C Baggage syntax, as the OpenTelemetry specification says). Returns the 1-based index of
+/// the first malformed entry on error.
+fn parse_otel_headers(s: &str) -> Result<BTreeMap<String, String>, usize> {
+    let mut out = BTreeMap::new();
+    for (i, entry) in s.split(',').enumerate() {
+        if entry.trim().is_empty() {
+            continue;
+        }
+        let (k, v) = entry.split_once('=').ok_or(i + 1)?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(i + 1);
+        }
+        out.insert(
+            k.to_ascii_lowercase(),
+            percent_decode(v.trim()).ok_or(i + 1)?,
+        );
+    }
+    Ok(out)
+}
+
+/// `%XX` escapes to bytes; `None` for a broken escape or a result that is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Check an upstream URL and return its host and port (default 80 for `http://`, 443 for

@@ -170,3 +170,67 @@ fn env_fills_only_what_the_file_left_unset() {
     );
     assert_eq!(c.protocol(), UpstreamProtocol::Grpc);
 }
+
+#[test]
+fn env_headers_and_certificates() {
+    let env: HashMap<&str, &str> = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://backend:443"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "Authorization=Basic%20dXNlcjpwdw%3D%3D, x-scope-orgid=platform",
+        ),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/client.key"),
+    ]
+    .into();
+    let var = |k: &str| env.get(k).map(|v| v.to_string());
+    let mut c = ServeConfig::default();
+    assert!(c.apply_otel_env(var).is_empty());
+    let h = &c.upstream.headers;
+    assert_eq!(
+        h.get("authorization").map(String::as_str),
+        Some("Basic dXNlcjpwdw==")
+    );
+    assert_eq!(h.get("x-scope-orgid").map(String::as_str), Some("platform"));
+    let tls = c.upstream.tls.as_ref().unwrap();
+    assert_eq!(
+        tls.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
+    );
+    assert_eq!(
+        tls.key_file.as_deref(),
+        Some(std::path::Path::new("/etc/client.key"))
+    );
+    assert!(tls.cert_file.is_none());
+
+    // The file wins: its headers and its tls fields are kept.
+    let mut c =
+        load("upstream: {endpoint: 'https://f:443', headers: {a: b}, tls: {ca_file: /f/ca.pem}}");
+    c.apply_otel_env(var);
+    assert_eq!(c.upstream.headers.len(), 1);
+    let tls = c.upstream.tls.as_ref().unwrap();
+    assert_eq!(
+        tls.ca_file.as_deref(),
+        Some(std::path::Path::new("/f/ca.pem"))
+    );
+    assert_eq!(
+        tls.key_file.as_deref(),
+        Some(std::path::Path::new("/etc/client.key"))
+    );
+
+    // http:// ignores the certificate variables, as an SDK does.
+    let mut c = load("upstream: {endpoint: 'http://f:4317'}");
+    c.apply_otel_env(var);
+    assert!(c.upstream.tls.is_none());
+
+    // A malformed entry is reported without its value.
+    let mut c = ServeConfig::default();
+    let problems = c.apply_otel_env(|k| {
+        (k == "OTEL_EXPORTER_OTLP_HEADERS").then(|| "a=1,secret-token-without-equals".to_string())
+    });
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("entry 2") && !problems[0].contains("secret"),
+        "{problems:?}"
+    );
+}
