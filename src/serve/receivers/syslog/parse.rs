@@ -215,9 +215,15 @@ fn rfc3164(s: &str, now: u64, record: &mut LogRecord) -> Option<(Option<String>,
         return None;
     }
     let year = civil_from_days((now / 1_000_000_000 / 86_400) as i64).0;
-    let days = days_from_civil(year, month, day);
-    record.time_unix_nano =
-        ((days * 86_400 + (h * 3600 + m * 60 + sec) as i64) as u64).saturating_mul(1_000_000_000);
+    let secs =
+        |year: i32| days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + sec);
+    // No year in the header: the receive year, unless that puts the message more than a day
+    // in the future (sent on 31 December, received on 1 January): then the year before.
+    let mut t = secs(year);
+    if t > (now / 1_000_000_000) as i64 + 86_400 {
+        t = secs(year - 1);
+    }
+    record.time_unix_nano = (t.max(0) as u64).saturating_mul(1_000_000_000);
     let rest = &s[16..];
     let (host, rest) = match field(rest) {
         // A host name has no colon at its end; `app: msg` right after the time has no host.
@@ -419,6 +425,13 @@ mod tests {
         let m = parse(b"<13>Dec  8 06:19:18 root: hello there", NOW);
         assert_eq!((m.host.as_deref(), m.app.as_deref()), (None, Some("root")));
         assert_eq!(body(&m.record), "hello there");
+    }
+
+    #[test]
+    fn rfc3164_sent_last_year() {
+        // Received 2025-01-01T00:00:30Z, sent 2024-12-31T23:59:59Z.
+        let m = parse(b"<13>Dec 31 23:59:59 h app: x", 1_735_689_630_000_000_000);
+        assert_eq!(m.record.time_unix_nano, 1_735_689_599_000_000_000);
     }
 
     #[test]
