@@ -149,6 +149,8 @@ fn tcp_stream_is_delivered_whole_and_in_order_and_unparsable_lines_are_still_red
             writeln!(data, "{msg}").unwrap();
         }
     }
+    // A line that is only a number: not a length prefix, and it must not swallow the next line.
+    data.extend_from_slice(b"12345\n");
     // Not syslog at all, and not UTF-8: kept as text, redacted all the same.
     data.extend_from_slice(b"garbage \xff\xfe jean.dupont@example.fr 4111111111111111\n");
     // Longer than max_message_bytes: cut, counted, the kept part redacted.
@@ -158,11 +160,11 @@ fn tcp_stream_is_delivered_whole_and_in_order_and_unparsable_lines_are_still_red
     stream.write_all(&data).unwrap();
     drop(stream);
     upstream.wait_for(Duration::from_secs(30), "all syslog records", |r| {
-        r.log_records().len() >= n + 2
+        r.log_records().len() >= n + 3
     });
     let received = upstream.received();
     let records = received.log_records();
-    assert_eq!(records.len(), n + 2);
+    assert_eq!(records.len(), n + 3);
     let bodies: Vec<String> = records.iter().map(|(r, _)| body(r)).collect();
     let seqs: Vec<usize> = bodies
         .iter()
@@ -177,6 +179,10 @@ fn tcp_stream_is_delivered_whole_and_in_order_and_unparsable_lines_are_still_red
     assert!(
         bodies.iter().all(|b| !b.contains("@example.fr")),
         "an address got through"
+    );
+    assert!(
+        bodies.iter().any(|b| b == "12345"),
+        "the bare number was merged"
     );
     let garbage = bodies.iter().find(|b| b.starts_with("garbage")).unwrap();
     assert_eq!(garbage, "garbage \u{fffd}\u{fffd} [EMAIL] [CREDIT_CARD]");

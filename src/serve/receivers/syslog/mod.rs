@@ -170,22 +170,28 @@ async fn read_stream(
             b => b[0],
         };
         let truncated = if first.is_ascii_digit() {
-            let mut len = Vec::with_capacity(8);
-            if reader.read_until(b' ', &mut len).await? == 0 {
-                return Ok(());
-            }
-            let digits = len.strip_suffix(b" ").unwrap_or(&len);
-            let Some(n) = std::str::from_utf8(digits)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                // Not a length after all: the rest of the line is one message (non-transparent
-                // framing whose message happens to start with a digit).
-                msg.extend_from_slice(&len);
+            // `LEN SP`: at most ten digits, read into `msg` so that a line that only starts
+            // with a number (non-transparent framing) keeps them; a newline or any other
+            // byte ends the length, so a bad prefix never swallows the next line.
+            let mut n = 0u64;
+            let next = loop {
+                let Some(&b) = reader.fill_buf().await?.first() else {
+                    break None;
+                };
+                if !b.is_ascii_digit() || msg.len() == 10 {
+                    break Some(b);
+                }
+                n = n * 10 + u64::from(b - b'0');
+                msg.push(b);
+                reader.consume(1);
+            };
+            if next != Some(b' ') {
                 let cut = read_line(&mut reader, &mut msg, settings.max_message).await?;
                 deliver(&msg, cut, tx, pipeline).await;
                 continue;
-            };
+            }
+            reader.consume(1);
+            msg.clear();
             let keep = n.min(settings.max_message as u64);
             (&mut reader).take(keep).read_to_end(&mut msg).await?;
             let skip = n - keep;
