@@ -196,7 +196,7 @@ fn parent(plan: &Plan) {
     let upstream = runtime.block_on(start_upstream(upstream_count.clone(), Duration::ZERO));
     // Distinct requests, cycled: 12,800 distinct records, so the per-record values (request
     // ids, URLs, bodies) come back only after the proxy's per-worker memo of kept values
-    // (4,096 entries) has been cleared, as in real traffic where they never repeat. With 8
+    // (1,024 slots) has long forgotten them, as in real traffic where they never repeat. With 8
     // requests (1,600 records) they all hit the memo after the first round, which flattered
     // the redaction mode.
     let requests: Vec<Bytes> = (0..DISTINCT_REQUESTS)
@@ -507,7 +507,10 @@ fn start_clients(
                 (tally.clone(), load.requests.to_vec(), load.back_off);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut i = c;
+                // Clients start spread over the cycle: starting at `c`, all 8 sent the same
+                // request within a few steps of each other, so each record came back 7 times
+                // while the memo still held its values.
+                let mut i = c * requests.len() / CLIENTS;
                 while !tally.stop.load(Ordering::Relaxed) {
                     let body = requests[i % requests.len()].clone();
                     i += 1;

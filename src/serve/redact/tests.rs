@@ -382,22 +382,54 @@ fn kept_values_memo_gives_the_engines_result() {
 #[test]
 fn kept_values_memo_is_bounded() {
     let mut kept = KeptValues::default();
-    for n in 0..3 * KEPT_MAX_ENTRIES {
-        assert!(!kept.seen("k", &n.to_string()));
-        kept.remember();
-        assert!(kept.seen("k", &n.to_string()));
-        assert!(kept.set.len() <= KEPT_MAX_ENTRIES);
+    let mut hits = 0;
+    for n in 0..3 * KEPT_SLOTS {
+        let v = n.to_string();
+        assert!(!kept.seen("k", &v));
+        kept.remember("k", &v);
+        assert!(kept.seen("k", &v));
+        assert_eq!(kept.slots.len(), KEPT_SLOTS);
+        assert_eq!(kept.bytes.len(), KEPT_SLOTS * KEPT_MAX_LEN);
     }
+    // Recent pairs are still there (most of them: collisions evict older ones).
+    for n in 2 * KEPT_SLOTS..3 * KEPT_SLOTS {
+        hits += kept.seen("k", &n.to_string()) as usize;
+    }
+    assert!(hits > KEPT_SLOTS / 2, "{hits} of {KEPT_SLOTS}");
     let long = "x".repeat(KEPT_MAX_LEN);
     assert!(!kept.seen("k", &long));
-    kept.remember();
+    kept.remember("k", &long);
     assert!(!kept.seen("k", &long));
+    let fits = "x".repeat(KEPT_MAX_LEN - 2);
+    assert!(!kept.seen("k", &fits));
+    kept.remember("k", &fits);
+    assert!(kept.seen("k", &fits));
     // The separator keeps a pair from matching another split of the same bytes.
     assert!(!kept.seen("ab", "c"));
-    kept.remember();
+    kept.remember("ab", "c");
     assert!(kept.seen("ab", "c"));
     assert!(!kept.seen("a", "bc"));
     assert!(!kept.seen("abc", ""));
+}
+
+/// Two pairs whose hashes name the same slot: the second replaces the first, and the first is
+/// then a miss, never confused with the second.
+#[test]
+fn kept_values_memo_collisions_evict() {
+    let mut kept = KeptValues::default();
+    assert!(!kept.seen("k", "first"));
+    let (slot, _, _) = kept.last.expect("looked up");
+    kept.remember("k", "first");
+    let other = (0..100_000)
+        .map(|n| format!("v{n}"))
+        .find(|v| {
+            kept.seen("k", v);
+            kept.last.is_some_and(|(s, _, _)| s == slot)
+        })
+        .expect("some value shares the slot");
+    kept.remember("k", &other);
+    assert!(kept.seen("k", &other));
+    assert!(!kept.seen("k", "first"));
 }
 
 #[test]
