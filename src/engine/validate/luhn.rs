@@ -1,25 +1,19 @@
 //! Luhn (mod 10) checksum and payment card numbers.
 
-use super::digits_upto;
-
 /// Separators accepted inside Luhn-checked numbers and card numbers.
 const SEPS: &[u8] = b" -.";
 
 /// Luhn sum over digit values (`0..=9`), rightmost digit is the check digit.
 pub(crate) fn luhn_digits(d: &[u8]) -> bool {
+    // A doubled digit's contribution (`2x`, less 9 when two digits), by table.
+    const DOUBLED: [u32; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
     let mut sum = 0u32;
-    for (i, &x) in d.iter().rev().enumerate() {
-        let x = u32::from(x);
-        sum += if i % 2 == 1 {
-            let y = x * 2;
-            if y > 9 {
-                y - 9
-            } else {
-                y
-            }
-        } else {
-            x
-        };
+    let mut pairs = d.rchunks_exact(2);
+    for pair in &mut pairs {
+        sum += u32::from(pair[1]) + DOUBLED[usize::from(pair[0]) % 10];
+    }
+    if let [first] = pairs.remainder() {
+        sum += u32::from(*first);
     }
     sum.is_multiple_of(10)
 }
@@ -88,9 +82,19 @@ fn issuer_known(d: &[u8]) -> bool {
 /// Diners Club `300`-`305`, `36`, `38`, `39`; UnionPay `62`; Maestro `50`, `56`-`69`.
 /// Spaces, dashes and dots between digits are skipped; any other byte gives `false`.
 pub fn credit_card_valid(raw: &[u8]) -> bool {
-    let Some((buf, n)) = digits_upto::<19>(raw, SEPS) else {
-        return false;
-    };
+    let mut buf = [0u8; 19];
+    let mut n = 0usize;
+    for &b in raw {
+        if b.is_ascii_digit() {
+            let Some(slot) = buf.get_mut(n) else {
+                return false;
+            };
+            *slot = b - b'0';
+            n += 1;
+        } else if !SEPS.contains(&b) {
+            return false;
+        }
+    }
     let d = &buf[..n];
     d.iter().any(|&x| x != d[0]) && issuer_known(d) && luhn_digits(d)
 }
@@ -131,6 +135,34 @@ mod tests {
             let d: Vec<u8> = input.bytes().map(|b| b - b'0').collect();
             assert_eq!(luhn_digits(&d), luhn_valid(input.as_bytes()), "{input}");
         }
+        // Every length from 2 to 24, odd and even, on pseudo-random digits (a linear
+        // congruential generator: the same strings on every run).
+        let mut x = 12345u64;
+        let (mut valid, mut invalid) = (0, 0);
+        for len in 2..=24 {
+            for _ in 0..300 {
+                let input: String = (0..len)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        char::from(b'0' + (x >> 33) as u8 % 10)
+                    })
+                    .collect();
+                let d: Vec<u8> = input.bytes().map(|b| b - b'0').collect();
+                let want = luhn_valid(input.as_bytes());
+                assert_eq!(luhn_digits(&d), want, "{input}");
+                if want {
+                    valid += 1;
+                } else {
+                    invalid += 1;
+                }
+            }
+        }
+        assert!(
+            valid > 300 && invalid > 3000,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 
     #[test]

@@ -4,7 +4,11 @@
 /// same, separated only by spaces, dots, dashes, slashes, parentheses and a leading `+`, and
 /// holds no year after a date separator (`03/14/2025 08` is a date and an hour).
 pub fn phone_digits_valid(raw: &[u8]) -> bool {
-    if has_year_group(raw) || has_dotted_quad(raw) || ends_in_spaced_version(raw) {
+    // A date needs a `/`, `-` or `.`, a dotted quad or version a `.`: numbers grouped with
+    // spaces (most of them) skip the three shape tests.
+    if raw.iter().any(|&b| matches!(b, b'/' | b'-' | b'.'))
+        && (has_year_group(raw) || has_dotted_quad(raw) || ends_in_spaced_version(raw))
+    {
         return false;
     }
     let body = raw.strip_prefix(b"00").unwrap_or(raw);
