@@ -252,6 +252,52 @@ fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     assert_eq!(handshake_failures(&metrics, "otlp_http"), 2, "{metrics}");
 }
 
+/// An RSA certificate made by `openssl req` serves, and `min_version: "1.3"` refuses a
+/// client limited to TLS 1.2.
+#[test]
+fn rsa_certificate_and_min_version_1_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("rsa.crt"), dir.path().join("rsa.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed");
+    assert!(made.status.success(), "{made:?}");
+    let yaml = format!(
+        "serve:\n  otlp_http:\n    tls: {{cert_file: '{}', key_file: '{}', min_version: '1.3'}}\n",
+        path(&cert),
+        path(&key)
+    );
+    let proxy = Proxy::start(&[], Some(&yaml), &[]);
+    let base = format!("https://127.0.0.1:{}", proxy.http.port());
+    let ca = path(&cert);
+    let ok = curl(&["--cacert", &ca, "--tlsv1.3", &format!("{base}/healthz")]);
+    assert!(ok.status.success(), "{ok:?}\n{}", proxy.stderr());
+    let old = curl(&[
+        "--cacert",
+        &ca,
+        "--tls-max",
+        "1.2",
+        &format!("{base}/healthz"),
+    ]);
+    assert!(!old.status.success(), "a TLS 1.2 client was served");
+    let metrics = curl(&["--cacert", &ca, &format!("{base}/metrics")]);
+    let metrics = String::from_utf8(metrics.stdout).unwrap();
+    assert_eq!(handshake_failures(&metrics, "otlp_http"), 1, "{metrics}");
+}
+
 // === OTLP/gRPC ===
 
 /// The OpenTelemetry Python SDK's gRPC exporter, configured by its standard environment
