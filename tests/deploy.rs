@@ -381,6 +381,20 @@ fn check_rendering(objects: &[Value], origin: &str) -> (Vec<String>, usize) {
                         get["path"]
                     ));
                 }
+                // The health endpoints share the HTTP listener's TLS.
+                let scheme = get["scheme"].as_str().unwrap_or("HTTP");
+                match &config.serve.otlp_http.tls {
+                    None if scheme != "HTTP" => problem(format!(
+                        "{probe}.httpGet.scheme {scheme}, but serve.otlp_http has no tls"
+                    )),
+                    Some(_) if scheme != "HTTPS" => problem(format!(
+                        "{probe}.httpGet.scheme {scheme}, but serve.otlp_http.tls is set: the kubelet must probe over HTTPS"
+                    )),
+                    Some(t) if t.client_ca_file.is_some() => problem(format!(
+                        "{probe}: serve.otlp_http.tls.client_ca_file requires client certificates, which the kubelet does not present"
+                    )),
+                    _ => {}
+                }
                 match container_port(c, &get["port"]) {
                     Some((port, _)) if port == http.port => {}
                     other => problem(format!(

@@ -187,6 +187,11 @@ impl Pipeline {
         &self.counters
     }
 
+    /// The counters, to keep beyond this handle (a receiver's TLS acceptor).
+    pub(crate) fn shared_counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
     pub(crate) fn capacity(&self) -> &Capacity {
         &self.capacity
     }

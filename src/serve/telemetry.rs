@@ -33,6 +33,8 @@ pub(crate) struct Counters {
     syslog_messages: AtomicU64,
     syslog_dropped: AtomicU64,
     syslog_truncated: AtomicU64,
+    /// TLS handshakes that failed or timed out, by receiver.
+    tls_handshake_failures: Labeled,
     by_category: Labeled,
     by_rule: Labeled,
     by_receiver: Labeled,
@@ -208,6 +210,16 @@ impl Counters {
         self.syslog_dropped.fetch_add(messages, Relaxed);
     }
 
+    /// Show `receiver`'s handshake failures at zero (a receiver with TLS on, at start).
+    pub(crate) fn register_tls(&self, receiver: &str) {
+        self.tls_handshake_failures.add(receiver, 0);
+    }
+
+    /// A TLS handshake on `receiver` failed or timed out.
+    pub(crate) fn tls_handshake_failed(&self, receiver: &str) {
+        self.tls_handshake_failures.add(receiver, 1);
+    }
+
     /// The Prometheus text exposition of every counter plus the queue gauges.
     pub(crate) fn render(&self, queued_records: usize, queued_bytes: usize) -> String {
         let mut out = String::with_capacity(2048);
@@ -341,6 +353,12 @@ impl Counters {
                 "Values redacted, by the receiver the record came in by.",
                 "receiver",
                 &self.by_receiver,
+            ),
+            (
+                "caviard_tls_handshake_failures_total",
+                "TLS handshakes on a receiver that failed (no or unknown client certificate, not TLS, no common version) or timed out.",
+                "receiver",
+                &self.tls_handshake_failures,
             ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -3,6 +3,8 @@
 //! gets, and the Python SDK sender.
 #![allow(dead_code)]
 
+pub mod pki;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -594,8 +596,21 @@ pub fn python() -> PathBuf {
 
 /// Run tests/python/send_otlp.py; panic with its output if it fails.
 pub fn send_with_sdk(endpoint: &str, protocol: &str, signal: &str, count: usize, extra: &[&str]) {
+    send_with_sdk_env(endpoint, protocol, signal, count, extra, &[]);
+}
+
+/// [`send_with_sdk`] with extra environment variables (the SDK's `OTEL_EXPORTER_OTLP_*`).
+pub fn send_with_sdk_env(
+    endpoint: &str,
+    protocol: &str,
+    signal: &str,
+    count: usize,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/send_otlp.py");
     let out = Command::new(python())
+        .envs(env.iter().copied())
         .arg(script)
         .args([
             "--endpoint",

@@ -69,7 +69,10 @@ def send_logs(args):
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
 
-        inner = OTLPLogExporter(endpoint=args.endpoint, insecure=True, timeout=args.timeout,
+        # https:// takes TLS, verified against OTEL_EXPORTER_OTLP_CERTIFICATE when set (and a
+        # client certificate from OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / _CLIENT_KEY).
+        inner = OTLPLogExporter(endpoint=args.endpoint, insecure=not args.endpoint.startswith("https://"),
+                                timeout=args.timeout,
                                 compression=Compression.Gzip if args.gzip else None)
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -170,7 +173,7 @@ def send_traces(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--endpoint", required=True, help="http://127.0.0.1:PORT of caviard's receiver")
+    p.add_argument("--endpoint", required=True, help="http://127.0.0.1:PORT of caviard's receiver (https:// for TLS)")
     p.add_argument("--protocol", choices=["grpc", "http"], required=True)
     p.add_argument("--signal", choices=["logs", "traces"], required=True)
     p.add_argument("--count", type=int, default=10)

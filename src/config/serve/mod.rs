@@ -16,8 +16,10 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+pub mod receiver_tls;
 mod syslog;
 pub mod tls;
+pub use receiver_tls::ReceiverTlsConfig;
 pub use syslog::SyslogConfig;
 pub use tls::TlsConfig;
 
@@ -57,6 +59,9 @@ pub struct GrpcReceiverConfig {
     /// `IP:port` to listen on. The default is loopback only: a sidecar must not be reachable
     /// from outside its pod; a gateway sets `0.0.0.0:4317` explicitly.
     pub listen: String,
+    /// Accept TLS only (ALPN `h2`), with this certificate; optionally require client
+    /// certificates (mutual TLS).
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for GrpcReceiverConfig {
@@ -64,6 +69,7 @@ impl Default for GrpcReceiverConfig {
         GrpcReceiverConfig {
             enabled: true,
             listen: "127.0.0.1:4317".to_string(),
+            tls: None,
         }
     }
 }
@@ -76,6 +82,9 @@ pub struct HttpReceiverConfig {
     pub enabled: bool,
     /// `IP:port` to listen on (loopback by default, like the gRPC receiver).
     pub listen: String,
+    /// Accept TLS only (HTTP/1.1 and h2 by ALPN), health and metrics endpoints included;
+    /// optionally require client certificates (mutual TLS).
+    pub tls: Option<ReceiverTlsConfig>,
 }
 
 impl Default for HttpReceiverConfig {
@@ -83,6 +92,7 @@ impl Default for HttpReceiverConfig {
         HttpReceiverConfig {
             enabled: true,
             listen: "127.0.0.1:4318".to_string(),
+            tls: None,
         }
     }
 }
@@ -391,6 +401,15 @@ impl ServeConfig {
             }
         }
         self.syslog.validate(&mut problems);
+        for (path, tls) in [
+            ("serve.otlp_grpc.tls", &self.otlp_grpc.tls),
+            ("serve.otlp_http.tls", &self.otlp_http.tls),
+            ("serve.syslog.tcp_tls", &self.syslog.tcp_tls),
+        ] {
+            if let Some(Err(p)) = tls.as_ref().map(|t| receiver_tls::server_config(path, t)) {
+                problems.extend(p);
+            }
+        }
         if !self.otlp_grpc.enabled && !self.otlp_http.enabled && !self.syslog.enabled() {
             problems.push(
                 "serve: otlp_grpc and otlp_http are disabled and no syslog receiver is set; nothing to receive".into(),
@@ -660,5 +679,7 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+#[cfg(test)]
+mod test_pki;
 #[cfg(test)]
 mod tests;

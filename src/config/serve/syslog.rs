@@ -3,7 +3,7 @@
 //! given; messages become OTLP log records and go through the same redaction, queue and
 //! upstream as OTLP requests.
 
-use super::{ByteSize, HumanDuration};
+use super::{ByteSize, HumanDuration, ReceiverTlsConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,6 +20,9 @@ pub struct SyslogConfig {
     /// `IP:port` for TCP; unset means no TCP receiver. When the queue is full the receiver
     /// stops reading, so the sender (rsyslog's action queue) waits instead of losing records.
     pub tcp_listen: Option<String>,
+    /// TLS on the TCP receiver (syslog over TLS, RFC 5425: rsyslog's `gtls` driver, syslog-ng's
+    /// `transport("tls")`); the same framings as over plain TCP. Needs `tcp_listen`.
+    pub tcp_tls: Option<ReceiverTlsConfig>,
     /// Longest message kept; the rest of a longer one is cut off (the kept part is still
     /// redacted) and counted (`caviard_syslog_truncated_total`).
     pub max_message_bytes: ByteSize,
@@ -36,6 +39,7 @@ impl Default for SyslogConfig {
         SyslogConfig {
             udp_listen: None,
             tcp_listen: None,
+            tcp_tls: None,
             max_message_bytes: ByteSize(64 << 10),
             max_batch_records: 512,
             max_batch_delay: HumanDuration(Duration::from_millis(200)),
@@ -60,6 +64,12 @@ impl SyslogConfig {
                     )),
                 }
             }
+        }
+        if self.tcp_tls.is_some() && self.tcp_listen.is_none() {
+            problems.push(
+                "serve.syslog.tcp_tls: set without serve.syslog.tcp_listen; TLS needs the TCP receiver"
+                    .into(),
+            );
         }
         if !(480..=16 << 20).contains(&self.max_message_bytes.0) {
             problems.push(

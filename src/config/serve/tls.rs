@@ -77,7 +77,7 @@ pub fn client_config(tls: Option<&TlsConfig>) -> Result<ClientConfig, Vec<String
         (None, None) => Some(builder.with_no_client_auth()),
         (Some(cert), Some(key)) => {
             let chain = read_certs("serve.upstream.tls.cert_file", cert, &mut problems);
-            let key = read_key(key, &mut problems);
+            let key = read_key("serve.upstream.tls.key_file", key, &mut problems);
             match (chain, key) {
                 (Some(chain), Some(key)) => match builder.with_client_auth_cert(chain, key) {
                     Ok(c) => Some(c),
@@ -145,7 +145,7 @@ fn roots(tls: &TlsConfig, problems: &mut Vec<String>) -> RootCertStore {
 
 /// Every certificate of a PEM file; `None` (and a problem) if there is none or the file cannot
 /// be read.
-fn read_certs(
+pub(super) fn read_certs(
     field: &str,
     path: &Path,
     problems: &mut Vec<String>,
@@ -171,12 +171,16 @@ fn read_certs(
     }
 }
 
-/// The first private key of a PEM file.
-fn read_key(path: &Path, problems: &mut Vec<String>) -> Option<PrivateKeyDer<'static>> {
+/// The first private key of a PEM file; `field` is the setting's dotted path.
+pub(super) fn read_key(
+    field: &str,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> Option<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| {
             problems.push(pem_problem(
-                "serve.upstream.tls.key_file",
+                field,
                 path,
                 "private key (PKCS#8, PKCS#1 or SEC1)",
                 e,
@@ -249,34 +253,8 @@ impl ServerCertVerifier for NoVerification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::serve::test_pki::pki;
     use crate::config::serve::ServeConfig;
-
-    /// A self-signed CA certificate and a leaf it signed, as PEM files in a fresh directory:
-    /// `ca.pem`, `leaf.pem`, `leaf.key`, and `other.key` (a key of no certificate).
-    fn pki() -> tempfile::TempDir {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let dir = tempfile::tempdir().unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["caviard-client".to_string()])
-            .unwrap()
-            .signed_by(&key, &Issuer::new(ca, ca_key))
-            .unwrap();
-        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-        write("ca.pem", ca_cert.pem());
-        write("leaf.pem", leaf.pem());
-        write("leaf.key", key.serialize_pem());
-        write("other.key", KeyPair::generate().unwrap().serialize_pem());
-        write("text.pem", "not a certificate\n".into());
-        write(
-            "broken.pem",
-            "-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n".into(),
-        );
-        dir
-    }
 
     /// The problems of a `serve:` section whose upstream is `endpoint` with `tls` (a YAML
     /// flow mapping; `{dir}` stands for the PKI directory).

@@ -10,8 +10,12 @@
 //! requests are `INVALID_ARGUMENT`; a request none of whose records could be redacted is
 //! `INTERNAL` (not retried: it would fail again). Records dropped for failing redaction in an
 //! otherwise accepted request are reported as partial success.
+//!
+//! With TLS, an accept task hands each connection to its own handshake task and the
+//! handshaken ones to tonic through a channel, so one slow handshake never delays the next.
 
-use super::{stopped, Limits};
+use super::tls::{Tls, TlsConn};
+use super::{accept, stopped, Limits};
 use crate::serve::payload::Request;
 use crate::serve::pipeline::{Accepted, Body, Pipeline, SubmitError};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
@@ -32,15 +36,17 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
 
 pub(super) async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<Tls>>,
     limits: Limits,
     pipeline: Pipeline,
     stop: watch::Receiver<bool>,
@@ -60,20 +66,56 @@ pub(super) async fn serve(
     let metrics = MetricsServiceServer::new(receiver)
         .accept_compressed(gzip)
         .max_decoding_message_size(max);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     // tonic reads and decodes a message before our handler can refuse it; capping the requests
     // in progress per connection makes further streams wait in HTTP/2 flow control (a 64 KiB
     // window each) instead of in decoded memory.
-    let served = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(limits.max_concurrent)
         .add_service(logs)
         .add_service(traces)
-        .add_service(metrics)
-        .serve_with_incoming_shutdown(incoming, stopped(stop))
-        .await;
+        .add_service(metrics);
+    let served = match tls {
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            router
+                .serve_with_incoming_shutdown(incoming, stopped(stop))
+                .await
+        }
+        Some(tls) => {
+            let incoming = handshaken(listener, tls, stop.clone());
+            router
+                .serve_with_incoming_shutdown(incoming, stopped(stop))
+                .await
+        }
+    };
     if let Err(e) = served {
         tracing::error!(error = %e, "OTLP/gRPC receiver stopped with an error.");
     }
+}
+
+/// The connections of `listener` that completed their TLS handshake, until `stop`.
+fn handshaken(
+    listener: TcpListener,
+    tls: Arc<Tls>,
+    stop: watch::Receiver<bool>,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsConn>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut stopping = std::pin::pin!(stopped(stop));
+        loop {
+            let (tcp, peer) = tokio::select! {
+                () = &mut stopping => return,
+                accepted = accept(&listener, "otlp_grpc") => accepted,
+            };
+            let (tls, tx) = (tls.clone(), tx.clone());
+            tokio::spawn(async move {
+                if let Some(stream) = tls.accept(tcp, peer).await {
+                    let _ = tx.send(Ok(TlsConn(stream))).await;
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 #[derive(Clone)]

@@ -1,4 +1,5 @@
-//! OTLP/HTTP receiver (hyper, HTTP/1.1 and h2c) and the operational endpoints.
+//! OTLP/HTTP receiver (hyper, HTTP/1.1 and h2c; over TLS, HTTP/1.1 and h2 by ALPN) and the
+//! operational endpoints, which share its listener and so its TLS.
 //!
 //! | path | method | answer |
 //! | --- | --- | --- |
@@ -13,7 +14,8 @@
 //! (no record could be redacted) are permanent. Checks that need no body (method, content
 //! type, `Content-Length`, admission) come before the body is read.
 
-use super::{stopped, Limits};
+use super::tls::Tls;
+use super::{accept, stopped, Limits};
 use crate::serve::payload::{DecodeError, Encoding, Signal};
 use crate::serve::pipeline::{Accepted, Body, Pipeline, SubmitError};
 use crate::serve::RETRY_AFTER;
@@ -45,6 +47,7 @@ struct HttpState {
 
 pub(super) async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<Tls>>,
     limits: Limits,
     otlp_enabled: bool,
     pipeline: Pipeline,
@@ -60,34 +63,37 @@ pub(super) async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.timeout);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stopped(stop));
     loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "OTLP/HTTP accept failed.");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (stream, peer) = tokio::select! {
+            accepted = accept(&listener, "otlp_http") => accepted,
             () = &mut stop => break,
         };
-        let _ = stream.set_nodelay(true);
         let state = state.clone();
         let service = service_fn(move |req| {
             let state = state.clone();
             async move { Ok::<_, Infallible>(handle(req, &state).await) }
         });
-        let conn = graceful.watch(
-            builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned(),
-        );
+        let Some(tls) = tls.clone() else {
+            let conn = graceful.watch(
+                builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned(),
+            );
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, so a slow client holds only that.
+        let (watcher, builder) = (graceful.watcher(), builder.clone());
         tokio::spawn(async move {
-            let _ = conn.await;
+            if let Some(stream) = tls.accept(stream, peer).await {
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let _ = watcher.watch(conn.into_owned()).await;
+            }
         });
     }
     drop(listener);

@@ -9,10 +9,15 @@
 //! bounded channel into the batcher fills, TCP readers stop reading, and the kernel's window
 //! makes the sender (rsyslog's action queue, syslog-ng's disk buffer) wait. UDP cannot push
 //! back: a datagram that finds the channel full is dropped and counted.
+//!
+//! With `tcp_tls` the TCP receiver is syslog over TLS (RFC 5425): each connection is
+//! handshaken in its own task (it holds a `max_connections` slot meanwhile, for at most
+//! `handshake_timeout`), then read exactly as a plain one, octet counting or lines.
 
 mod parse;
 
-use super::stopped;
+use super::tls::Tls;
+use super::{accept, stopped};
 use crate::serve::payload::Request;
 use crate::serve::pipeline::{Body, Pipeline, SubmitError};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -22,8 +27,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use parse::Message;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -45,11 +50,12 @@ fn now_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Start the configured receivers and their batcher on `tasks`.
+/// Start the configured receivers and their batcher on `tasks`; the TCP listener comes with
+/// its TLS, if any.
 pub(super) fn spawn(
     tasks: &mut JoinSet<()>,
     udp: Option<UdpSocket>,
-    tcp: Option<TcpListener>,
+    tcp: Option<(TcpListener, Option<Arc<Tls>>)>,
     settings: Settings,
     pipeline: Pipeline,
     stop: watch::Receiver<bool>,
@@ -65,9 +71,10 @@ pub(super) fn spawn(
             stop.clone(),
         ));
     }
-    if let Some(listener) = tcp {
+    if let Some((listener, tls)) = tcp {
         tasks.spawn(tcp_loop(
             listener,
+            tls,
             settings,
             tx.clone(),
             pipeline.clone(),
@@ -111,6 +118,7 @@ async fn udp_loop(
 
 async fn tcp_loop(
     listener: TcpListener,
+    tls: Option<Arc<Tls>>,
     settings: Settings,
     tx: mpsc::Sender<Message>,
     pipeline: Pipeline,
@@ -121,25 +129,25 @@ async fn tcp_loop(
     let stopping = stopped(stop.clone());
     tokio::pin!(stopping);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut stopping => break,
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "syslog/tcp: accept failed.");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener, "syslog_tcp") => accepted,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             tracing::warn!("syslog/tcp: serve.syslog.max_connections reached; connection closed.");
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        let (tx, pipeline, stop) = (tx.clone(), pipeline.clone(), stop.clone());
+        let (tx, pipeline, stop, tls) = (tx.clone(), pipeline.clone(), stop.clone(), tls.clone());
         open.spawn(async move {
-            let read = read_stream(stream, settings, &tx, &pipeline);
+            let read = async {
+                match tls {
+                    None => read_stream(stream, settings, &tx, &pipeline).await,
+                    Some(tls) => match tls.accept(stream, peer).await {
+                        Some(stream) => read_stream(stream, settings, &tx, &pipeline).await,
+                        None => Ok(()),
+                    },
+                }
+            };
             tokio::select! {
                 () = stopped(stop) => {}
                 r = read => if let Err(e) = r {
@@ -156,7 +164,7 @@ async fn tcp_loop(
 /// Read framed messages until the peer closes. The framing is chosen per message, as
 /// rsyslog and syslog-ng do: a message that starts with a digit is octet-counted.
 async fn read_stream(
-    stream: TcpStream,
+    stream: impl AsyncRead + Unpin,
     settings: Settings,
     tx: &mpsc::Sender<Message>,
     pipeline: &Pipeline,
@@ -217,7 +225,7 @@ async fn read_stream(
 /// Read up to the next newline into `msg`, keeping at most `max` bytes; whether bytes were
 /// dropped.
 async fn read_line(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut BufReader<impl AsyncRead + Unpin>,
     msg: &mut Vec<u8>,
     max: usize,
 ) -> std::io::Result<bool> {
