@@ -461,7 +461,9 @@ fn check(yaml: &str, env: &[(&str, &str)]) -> (bool, String) {
     std::fs::write(&path, yaml).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_caviard"));
     cmd.arg("check").arg("--config").arg(&path);
-    cmd.env_remove("TEST_HEC_TOKEN");
+    cmd.env_remove("TEST_HEC_TOKEN")
+        .env_remove("TEST_ES_KEY")
+        .env_remove("TEST_ES_PASSWORD");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -470,6 +472,14 @@ fn check(yaml: &str, env: &[(&str, &str)]) -> (bool, String) {
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `caviard check` refuses `yaml`, naming `want`, without showing `secret`.
+fn check_fails(yaml: &str, env: &[(&str, &str)], want: &str, secret: &str) {
+    let (ok, err) = check(yaml, env);
+    assert!(!ok, "{yaml} passed");
+    assert!(err.contains(want), "{want:?} not in:\n{err}");
+    assert!(!err.contains(secret), "a credential was shown:\n{err}");
 }
 
 #[test]
@@ -515,9 +525,238 @@ fn check_names_bad_splunk_hec_settings() {
             "serve.upstream.headers.authorization: conflicts",
         ),
     ] {
-        let (ok, err) = check(yaml, env);
-        assert!(!ok, "{yaml} passed");
-        assert!(err.contains(want), "{want:?} not in:\n{err}");
-        assert!(!err.contains(HEC_TOKEN), "token shown:\n{err}");
+        check_fails(yaml, env, want, HEC_TOKEN);
+    }
+}
+
+// === Elasticsearch ===
+
+const ES_KEY: &str = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==";
+
+fn es_config(backend: &Backend, extra: &str) -> String {
+    format!(
+        "serve:
+  upstream:
+    endpoint: {}
+    protocol: elasticsearch
+    timeout: 2s
+    elasticsearch:
+      api_key_env: TEST_ES_KEY
+{extra}  batch:
+    timeout: 20ms
+  retry:
+    initial_backoff: 50ms
+    max_backoff: 300ms
+",
+        backend.url()
+    )
+}
+
+fn start_es(backend: &Backend, extra: &str) -> Proxy {
+    Proxy::start(
+        &[],
+        Some(&es_config(backend, extra)),
+        &[("TEST_ES_KEY", ES_KEY)],
+    )
+}
+
+/// A bulk body's (action, document) pairs; panics unless it is exactly such pairs, each line
+/// ending in a newline.
+fn bulk_pairs(g: &Got) -> Vec<(Json, Json)> {
+    let text = std::str::from_utf8(&g.body).unwrap();
+    assert!(text.ends_with('\n'), "NDJSON ends with a newline: {text:?}");
+    let lines: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() % 2, 0, "{text}");
+    lines
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect()
+}
+
+/// The bulk answer for `statuses`, one item per document, as Elasticsearch writes it with
+/// the exporter's `filter_path`.
+fn bulk_answer(statuses: &[u16]) -> String {
+    let items: Vec<Json> = statuses
+        .iter()
+        .map(|&s| match s {
+            200..=299 => serde_json::json!({"create": {"status": s}}),
+            429 => serde_json::json!({"create": {"status": s, "error": {"type": "es_rejected_execution_exception"}}}),
+            _ => serde_json::json!({"create": {"status": s, "error": {"type": "document_parsing_exception"}}}),
+        })
+        .collect();
+    serde_json::json!({"errors": statuses.iter().any(|s| *s >= 300), "items": items}).to_string()
+}
+
+fn es_seq(doc: &Json) -> i64 {
+    doc["attributes"]["seq"].as_i64().expect("attributes.seq")
+}
+
+/// Action line + document pairs, `create` into the configured data stream, ECS fields,
+/// redacted message, the API key.
+#[test]
+fn es_bulk_has_action_and_document_pairs() {
+    let backend = Backend::start(|_, g| {
+        let n = g.body.iter().filter(|&&b| b == b'\n').count() / 2;
+        (200, vec![], bulk_answer(&vec![201; n]))
+    });
+    let proxy = start_es(&backend, "      index: logs-payments-prod\n");
+    send_logs(&proxy, 0..4);
+    wait_metric(&proxy, EXPORTED, 4);
+    let got = backend.got();
+    let mut seqs = Vec::new();
+    for g in &got {
+        assert_eq!(g.path, "/_bulk");
+        assert!(
+            g.query
+                .as_deref()
+                .is_some_and(|q| q.contains("filter_path=")),
+            "{:?}",
+            g.query
+        );
+        assert_eq!(g.header("content-type"), Some("application/x-ndjson"));
+        assert_eq!(
+            g.header("authorization"),
+            Some(format!("ApiKey {ES_KEY}").as_str())
+        );
+        assert_no_pii(
+            &[String::from_utf8_lossy(&g.body).into_owned()],
+            "bulk body",
+        );
+        for (action, doc) in bulk_pairs(g) {
+            assert_eq!(
+                action,
+                serde_json::json!({"create": {"_index": "logs-payments-prod"}})
+            );
+            let seq = es_seq(&doc);
+            seqs.push(seq);
+            assert_eq!(
+                doc["@timestamp"],
+                format!("2023-11-14T22:13:20.{seq:09}Z"),
+                "{doc}"
+            );
+            let message = doc["message"].as_str().unwrap();
+            assert!(message.starts_with("payment failed for "), "{message}");
+            assert_eq!(doc["log"]["level"], "ERROR");
+            let (trace, span) = fixture_ids(seq as u64);
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            assert_eq!(doc["trace"]["id"], hex(&trace));
+            assert_eq!(doc["span"]["id"], hex(&span));
+            assert_eq!(doc["service"]["name"], "caviard-test");
+            assert_eq!(
+                doc["resource"]["attributes"]["service.name"],
+                "caviard-test"
+            );
+            assert_eq!(doc["attributes"]["http.status_code"], 500);
+            assert!(doc["attributes"]["retention.class"].is_string(), "{doc}");
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    assert_clean_log(&proxy, ES_KEY);
+}
+
+/// The bulk API answers 200 with per-item failures: the 429 document is sent again alone and
+/// stored once; the 400 one is dropped and counted; the stored one is never sent again.
+#[test]
+fn es_partial_failure_retries_only_the_retryable_item() {
+    let backend = Backend::start(|n, g| {
+        let docs = g.body.iter().filter(|&&b| b == b'\n').count() / 2;
+        if n == 0 {
+            assert_eq!(docs, 3, "one bulk request of three documents first");
+            (200, vec![], bulk_answer(&[201, 429, 400]))
+        } else {
+            (200, vec![], bulk_answer(&vec![201; docs]))
+        }
+    });
+    let proxy = start_es(&backend, "");
+    send_logs(&proxy, 0..3);
+    wait_metric(&proxy, EXPORTED, 2);
+    wait_metric(&proxy, DROPPED, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let got = backend.got();
+    assert_eq!(got.len(), 2, "the first request and one retry: {got:?}");
+    let first: Vec<i64> = bulk_pairs(&got[0]).iter().map(|(_, d)| es_seq(d)).collect();
+    let retry: Vec<i64> = bulk_pairs(&got[1]).iter().map(|(_, d)| es_seq(d)).collect();
+    assert_eq!(first, [0, 1, 2]);
+    assert_eq!(retry, [1], "only the 429 document is sent again");
+    assert!(metric(&proxy, "caviard_export_retries_total{signal=\"logs\"}").unwrap() >= 1);
+    let stderr = proxy.stderr();
+    assert!(
+        stderr.contains("item status 400 document_parsing_exception (x1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("item status 429 es_rejected_execution_exception"),
+        "{stderr}"
+    );
+    assert_clean_log(&proxy, ES_KEY);
+}
+
+/// A whole bulk request refused with 429 is retried whole, after the `Retry-After` asked for.
+#[test]
+fn es_whole_request_429_is_retried() {
+    let backend = Backend::start(|n, g| {
+        let docs = g.body.iter().filter(|&&b| b == b'\n').count() / 2;
+        if n == 0 {
+            (429, vec![("retry-after", "0".into())], "{}".into())
+        } else {
+            (200, vec![], bulk_answer(&vec![201; docs]))
+        }
+    });
+    let proxy = start_es(&backend, "");
+    send_logs(&proxy, 0..5);
+    wait_metric(&proxy, EXPORTED, 5);
+    let got = backend.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(bulk_pairs(&got[1]).len(), 5);
+    assert_eq!(metric(&proxy, DROPPED), Some(0));
+}
+
+#[test]
+fn check_names_bad_elasticsearch_settings() {
+    let base =
+        "serve:\n  upstream:\n    endpoint: https://es.example:9200\n    protocol: elasticsearch\n";
+    let (ok, err) = check(base, &[]);
+    assert!(
+        ok,
+        "no block: an unauthenticated cluster, default data stream: {err}"
+    );
+    for (block, env, want) in [
+        (
+            "{index: 'Logs App', api_key_env: TEST_ES_KEY}",
+            &[("TEST_ES_KEY", ES_KEY)][..],
+            "serve.upstream.elasticsearch.index: \"Logs App\" has upper-case letters",
+        ),
+        (
+            "{index: '_logs'}",
+            &[][..],
+            "serve.upstream.elasticsearch.index: \"_logs\" starts with -, _ or +",
+        ),
+        (
+            "{index: 'logs|x'}",
+            &[][..],
+            "serve.upstream.elasticsearch.index: \"logs|x\" contains '|'",
+        ),
+        (
+            "{api_key_env: TEST_ES_KEY}",
+            &[][..],
+            "serve.upstream.elasticsearch.api_key_env: environment variable TEST_ES_KEY is not set",
+        ),
+        (
+            "{user: elastic}",
+            &[][..],
+            "serve.upstream.elasticsearch.user: set without password_env or password_file",
+        ),
+        (
+            "{user: elastic, password_env: TEST_ES_PASSWORD, api_key_env: TEST_ES_KEY}",
+            &[("TEST_ES_KEY", ES_KEY), ("TEST_ES_PASSWORD", "pw")][..],
+            "serve.upstream.elasticsearch: set either an API key",
+        ),
+    ] {
+        let yaml = format!("{base}    elasticsearch: {block}\n");
+        check_fails(&yaml, env, want, ES_KEY);
     }
 }

@@ -21,12 +21,6 @@ use serde_json::{Map, Value as Json};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Items(pub(crate) Vec<Bytes>);
 
-impl Items {
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
 /// One log record with what it belongs to.
 pub(super) struct Record<'a> {
     pub(super) resource: &'a [KeyValue],

@@ -15,6 +15,7 @@
 //! finds it sets [`Closed`]; every batch from then on is dropped and counted unsent, and
 //! `serve::run` drains and fails, so the process exits non-zero and its supervisor restarts it.
 
+mod elastic;
 mod grpc;
 mod hec;
 mod http;
@@ -114,6 +115,7 @@ pub(crate) enum Upstream {
     Grpc(grpc::GrpcUpstream),
     Http(Box<http::HttpUpstream>),
     Hec(Box<hec::HecUpstream>),
+    Elastic(Box<elastic::ElasticUpstream>),
     Stdout(stdout::StdoutUpstream),
 }
 
@@ -134,9 +136,9 @@ impl Upstream {
                 up,
                 config.batch.max_bytes.as_usize(),
             )?)),
-            UpstreamProtocol::Elasticsearch => {
-                return Err("elasticsearch: not available yet".into())
-            }
+            UpstreamProtocol::Elasticsearch => Upstream::Elastic(Box::new(
+                elastic::ElasticUpstream::new(endpoint, up, config.batch.max_bytes.as_usize())?,
+            )),
         })
     }
 
@@ -144,8 +146,7 @@ impl Upstream {
     /// many records the upstream cannot take at all (a HEC event needs a body), to be counted
     /// as dropped.
     async fn prepare(&self, signal: Signal, body: Bytes) -> Result<(Payload, u64), SendError> {
-        let json = matches!(self, Upstream::Hec(_));
-        if json && signal != Signal::Logs {
+        if !self.accepts(signal) {
             // The receivers refuse traces and metrics for these upstreams; never queued.
             return Err(SendError::permanent(format!(
                 "{} cannot be sent to this upstream (logs only)",
@@ -155,6 +156,10 @@ impl Upstream {
         match self {
             Upstream::Hec(h) => {
                 let (items, skipped) = h.encode(body).await?;
+                Ok((Payload::Items(items), skipped))
+            }
+            Upstream::Elastic(e) => {
+                let (items, skipped) = e.encode(body).await?;
                 Ok((Payload::Items(items), skipped))
             }
             Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Stdout(_) => {
@@ -178,6 +183,7 @@ impl Upstream {
                 s.send(signal, body.clone(), delivery).await
             }
             (Upstream::Hec(h), Payload::Items(items)) => h.send(items).await,
+            (Upstream::Elastic(e), Payload::Items(items)) => e.send(items).await,
             _ => Err(SendError::permanent(
                 "internal error: payload made for another upstream".into(),
             )),
@@ -187,7 +193,7 @@ impl Upstream {
     /// Whether the upstream takes `signal` (the JSON backends take logs only).
     pub(crate) fn accepts(&self, signal: Signal) -> bool {
         match self {
-            Upstream::Hec(_) => signal == Signal::Logs,
+            Upstream::Hec(_) | Upstream::Elastic(_) => signal == Signal::Logs,
             Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Stdout(_) => true,
         }
     }
@@ -199,7 +205,9 @@ impl Upstream {
     fn timeout(&self, configured: Duration) -> Option<Duration> {
         match self {
             Upstream::Stdout(_) => None,
-            Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Hec(_) => Some(configured),
+            Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Hec(_) | Upstream::Elastic(_) => {
+                Some(configured)
+            }
         }
     }
 }
