@@ -31,7 +31,8 @@ pub struct ServeArgs {
     /// else stdout].
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
-    /// Upstream protocol [default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc].
+    /// Upstream protocol: grpc, http/protobuf, splunk_hec or elasticsearch (the last two
+    /// take logs only) [default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc].
     #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
     pub upstream_protocol: Option<UpstreamProtocol>,
     /// Redaction worker threads [default: one per core].
@@ -40,7 +41,8 @@ pub struct ServeArgs {
 }
 
 fn parse_protocol(s: &str) -> Result<UpstreamProtocol, String> {
-    UpstreamProtocol::parse(s).ok_or_else(|| format!("{s:?}: expected grpc or http/protobuf"))
+    UpstreamProtocol::parse(s)
+        .ok_or_else(|| format!("{s:?}: expected grpc, http/protobuf, splunk_hec or elasticsearch"))
 }
 
 /// Run the proxy until SIGTERM or SIGINT, then drain and return; or until stdout, where

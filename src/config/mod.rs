@@ -93,26 +93,39 @@ pub struct PseudonymConfig {
 impl PseudonymConfig {
     /// Read the key bytes. Errors name the field, never the key.
     pub fn read_key(&self) -> Result<Vec<u8>, String> {
-        match (&self.key_env, &self.key_file) {
-            (Some(var), None) => std::env::var_os(var)
-                .map(|v| v.into_encoded_bytes())
-                .ok_or_else(|| {
-                    format!("policy.pseudonym.key_env: environment variable {var} is not set")
-                }),
-            (None, Some(path)) => {
-                let mut k = std::fs::read(path).map_err(|e| {
-                    format!(
-                        "policy.pseudonym.key_file: cannot read {}: {e}",
-                        path.display()
-                    )
-                })?;
-                while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
-                    k.pop();
-                }
-                Ok(k)
+        read_secret(
+            "policy.pseudonym",
+            ("key_env", self.key_env.as_deref()),
+            ("key_file", self.key_file.as_deref()),
+        )
+    }
+}
+
+/// Read a secret (a key, a token, a password) from exactly one of an environment variable and
+/// a file, never from the config itself; a file's trailing whitespace (its newline) is ignored.
+/// `section` is the dotted path of the block, `env` and `file` each a field name and value.
+/// Errors name the field and the variable or file, never the secret.
+pub fn read_secret(
+    section: &str,
+    (env_key, env): (&str, Option<&str>),
+    (file_key, file): (&str, Option<&Path>),
+) -> Result<Vec<u8>, String> {
+    match (env, file) {
+        (Some(var), None) => std::env::var_os(var)
+            .map(|v| v.into_encoded_bytes())
+            .ok_or_else(|| format!("{section}.{env_key}: environment variable {var} is not set")),
+        (None, Some(path)) => {
+            let mut k = std::fs::read(path).map_err(|e| {
+                format!("{section}.{file_key}: cannot read {}: {e}", path.display())
+            })?;
+            while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                k.pop();
             }
-            _ => Err("policy.pseudonym: set exactly one of key_env and key_file".to_string()),
+            Ok(k)
         }
+        _ => Err(format!(
+            "{section}: set exactly one of {env_key} and {file_key}"
+        )),
     }
 }
 

@@ -27,6 +27,7 @@
 //! Memory is bounded by `limits.max_concurrent_requests × limits.max_decompressed_bytes` (bodies
 //! being decoded) plus `queue.max_bytes` (redacted records), whatever the load.
 
+mod civil;
 mod exporters;
 mod payload;
 mod pipeline;
@@ -164,6 +165,13 @@ pub async fn run(
     let capacity = Arc::new(queue::Capacity::new(&config.queue));
     let (lanes, lane_rx) = queue::Lanes::new();
     let upstream = exporters::Upstream::build(&config).map_err(ServeError::Upstream)?;
+    let signals = Signal::ALL.map(|s| upstream.accepts(s));
+    if signals.contains(&false) {
+        tracing::info!(
+            protocol = %config.protocol(),
+            "The upstream takes logs only: OTLP traces and metrics are refused (HTTP 404, gRPC UNIMPLEMENTED) and counted in caviard_refused_requests_total{{reason=\"unsupported_signal\"}}."
+        );
+    }
     let exporting = exporters::spawn(&config, upstream, lane_rx, counters.clone());
     let (pipeline, workers) = pipeline::Pipeline::start(
         &config,
@@ -171,6 +179,7 @@ pub async fn run(
         capacity.clone(),
         lanes,
         counters.clone(),
+        signals,
     )
     .map_err(ServeError::Spawn)?;
 

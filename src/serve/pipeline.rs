@@ -64,6 +64,11 @@ pub(crate) enum SubmitError {
     /// No record of the request could be redacted. Permanent: a retry would fail the same way.
     #[error("no record could be redacted; all {records} dropped")]
     Unprocessable { records: u64 },
+    /// The upstream takes logs only (Splunk HEC, Elasticsearch). Permanent.
+    #[error(
+        "this proxy forwards logs only (its upstream takes no {signal}); {signal} are not accepted"
+    )]
+    Unsupported { signal: &'static str },
 }
 
 impl SubmitError {
@@ -92,6 +97,8 @@ pub(crate) struct Pipeline {
     in_progress: Arc<Semaphore>,
     capacity: Arc<Capacity>,
     counters: Arc<Counters>,
+    /// The signals the upstream takes, by [`Signal::index`].
+    signals: [bool; 3],
 }
 
 /// The worker threads, joined at shutdown once every [`Pipeline`] handle is gone.
@@ -101,13 +108,14 @@ pub(crate) struct Workers {
 
 impl Pipeline {
     /// Spawn the workers; they run until every `Pipeline` clone is dropped and the job
-    /// queue is empty.
+    /// queue is empty. Requests of a signal `signals` leaves out are refused.
     pub(crate) fn start(
         config: &ServeConfig,
         processing: Processing,
         capacity: Arc<Capacity>,
         lanes: Lanes,
         counters: Arc<Counters>,
+        signals: [bool; 3],
     ) -> std::io::Result<(Pipeline, Workers)> {
         let threads = config
             .worker_threads
@@ -134,14 +142,20 @@ impl Pipeline {
             in_progress: Arc::new(Semaphore::new(config.limits.max_concurrent_requests.get())),
             capacity,
             counters,
+            signals,
         };
         Ok((pipeline, Workers { handles }))
     }
 
     /// Decide at once whether a new request may start; hold the returned permit until it is
-    /// answered. Refusing here costs nothing: the body is not even read yet (HTTP).
-    pub(crate) fn admit(&self) -> Result<OwnedSemaphorePermit, SubmitError> {
-        let refused = if self.counters.shutting_down() {
+    /// answered. Refusing here costs nothing: the body is not even read yet (HTTP). A signal
+    /// the upstream does not take is refused first, for good.
+    pub(crate) fn admit(&self, signal: Signal) -> Result<OwnedSemaphorePermit, SubmitError> {
+        let refused = if !self.signals[signal.index()] {
+            SubmitError::Unsupported {
+                signal: signal.name(),
+            }
+        } else if self.counters.shutting_down() {
             SubmitError::ShuttingDown
         } else if self.capacity.is_full() {
             SubmitError::QueueFull

@@ -24,6 +24,7 @@ pub(crate) struct Counters {
     refused_shutting_down: AtomicU64,
     refused_timeout: AtomicU64,
     refused_invalid: AtomicU64,
+    refused_unsupported: AtomicU64,
     exported: [AtomicU64; 3],
     export_retries: [AtomicU64; 3],
     export_dropped: [AtomicU64; 3],
@@ -170,6 +171,7 @@ impl Counters {
             SubmitError::ShuttingDown => &self.refused_shutting_down,
             SubmitError::Timeout => &self.refused_timeout,
             SubmitError::Unprocessable { .. } => return,
+            SubmitError::Unsupported { .. } => &self.refused_unsupported,
             _ => &self.refused_invalid,
         };
         c.fetch_add(1, Relaxed);
@@ -268,6 +270,7 @@ impl Counters {
             ("shutting_down", &self.refused_shutting_down),
             ("timeout", &self.refused_timeout),
             ("invalid", &self.refused_invalid),
+            ("unsupported_signal", &self.refused_unsupported),
         ] {
             let _ = writeln!(
                 out,

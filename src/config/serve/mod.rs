@@ -16,9 +16,11 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+pub mod backends;
 pub mod receiver_tls;
 mod syslog;
 pub mod tls;
+pub use backends::{ElasticAuth, ElasticsearchConfig, SplunkHecConfig};
 pub use receiver_tls::ReceiverTlsConfig;
 pub use syslog::SyslogConfig;
 pub use tls::TlsConfig;
@@ -137,16 +139,39 @@ pub enum UpstreamProtocol {
     /// OTLP/HTTP with protobuf bodies, POSTed to `<endpoint>/v1/{logs,traces,metrics}`.
     #[serde(rename = "http/protobuf")]
     HttpProtobuf,
+    /// Splunk's HTTP Event Collector: log records as JSON events POSTed to
+    /// `<endpoint>/services/collector/event` (logs only; see `serve.upstream.splunk_hec`).
+    #[serde(rename = "splunk_hec")]
+    SplunkHec,
+    /// Elasticsearch's bulk API: log records as documents POSTed to `<endpoint>/_bulk`
+    /// (logs only; see `serve.upstream.elasticsearch`).
+    #[serde(rename = "elasticsearch")]
+    Elasticsearch,
 }
 
 impl UpstreamProtocol {
-    /// Parse the values `OTEL_EXPORTER_OTLP_PROTOCOL` and `--upstream-protocol` take.
+    /// Every protocol, in the order they are documented.
+    pub const ALL: [UpstreamProtocol; 4] = [
+        UpstreamProtocol::Grpc,
+        UpstreamProtocol::HttpProtobuf,
+        UpstreamProtocol::SplunkHec,
+        UpstreamProtocol::Elasticsearch,
+    ];
+
+    /// Parse the values `--upstream-protocol` takes (every protocol).
     pub fn parse(s: &str) -> Option<UpstreamProtocol> {
-        match s {
-            "grpc" => Some(UpstreamProtocol::Grpc),
-            "http/protobuf" => Some(UpstreamProtocol::HttpProtobuf),
-            _ => None,
-        }
+        UpstreamProtocol::ALL
+            .into_iter()
+            .find(|p| p.to_string() == s)
+    }
+
+    /// Whether this is an OTLP protocol. Only those carry traces and metrics, and only those
+    /// take the `OTEL_EXPORTER_OTLP_*` variables.
+    pub fn is_otlp(self) -> bool {
+        matches!(
+            self,
+            UpstreamProtocol::Grpc | UpstreamProtocol::HttpProtobuf
+        )
     }
 }
 
@@ -155,6 +180,8 @@ impl fmt::Display for UpstreamProtocol {
         f.write_str(match self {
             UpstreamProtocol::Grpc => "grpc",
             UpstreamProtocol::HttpProtobuf => "http/protobuf",
+            UpstreamProtocol::SplunkHec => "splunk_hec",
+            UpstreamProtocol::Elasticsearch => "elasticsearch",
         })
     }
 }
@@ -177,10 +204,11 @@ pub struct UpstreamConfig {
     /// `http://host:port[/base]`, or `https://` for TLS (port 443 by default). Unset here, it comes from `--upstream`, else from
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`; with none of them set, redacted records are written as
     /// OTLP/JSON lines to stdout (useful to try a policy, never silently sent anywhere).
-    /// For `http/protobuf` the signal path `/v1/logs` (traces, metrics) is appended.
+    /// For `http/protobuf` the signal path `/v1/logs` (traces, metrics) is appended; for
+    /// `splunk_hec`, `/services/collector/event`; for `elasticsearch`, `/_bulk`.
     pub endpoint: Option<String>,
-    /// `grpc` or `http/protobuf`. Unset: `--upstream-protocol`, else
-    /// `OTEL_EXPORTER_OTLP_PROTOCOL`, else `grpc`.
+    /// `grpc`, `http/protobuf`, `splunk_hec` or `elasticsearch`. Unset: `--upstream-protocol`,
+    /// else `OTEL_EXPORTER_OTLP_PROTOCOL` (OTLP protocols only), else `grpc`.
     pub protocol: Option<UpstreamProtocol>,
     /// Time limit of one upstream request attempt, connection included.
     pub timeout: HumanDuration,
@@ -194,6 +222,10 @@ pub struct UpstreamConfig {
     /// TLS settings (CA, client certificate, server name) for an `https://` endpoint, which
     /// is verified against the public roots without them. Refused with `http://`.
     pub tls: Option<TlsConfig>,
+    /// Settings of `protocol: splunk_hec` (the token, sourcetype, index).
+    pub splunk_hec: Option<SplunkHecConfig>,
+    /// Settings of `protocol: elasticsearch` (the data stream, credentials).
+    pub elasticsearch: Option<ElasticsearchConfig>,
 }
 
 impl Default for UpstreamConfig {
@@ -206,6 +238,8 @@ impl Default for UpstreamConfig {
             compression: Compression::None,
             headers: BTreeMap::new(),
             tls: None,
+            splunk_hec: None,
+            elasticsearch: None,
         }
     }
 }
@@ -316,14 +350,21 @@ impl ServeConfig {
     /// (`std::env::var(..).ok()` in the binary, a map in tests, so tests never mutate the
     /// process environment). Returns the problems found, like [`ServeConfig::validate`]: an
     /// unknown protocol is reported, never silently ignored.
+    ///
+    /// With a protocol that is not OTLP (`splunk_hec`, `elasticsearch`) set in the file or by
+    /// flag, none of these variables is read: they describe an OTLP exporter, and a container
+    /// may well have them for another purpose.
     pub fn apply_otel_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.upstream.protocol.is_some_and(|p| !p.is_otlp()) {
+            return problems;
+        }
         if self.upstream.endpoint.is_none() {
             self.upstream.endpoint = var("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.is_empty());
         }
         if self.upstream.protocol.is_none() {
             if let Some(p) = var("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|v| !v.is_empty()) {
-                match UpstreamProtocol::parse(&p) {
+                match UpstreamProtocol::parse(&p).filter(|p| p.is_otlp()) {
                     Some(p) => self.upstream.protocol = Some(p),
                     None => problems.push(format!(
                         "OTEL_EXPORTER_OTLP_PROTOCOL: unsupported protocol {p:?} (expected grpc or http/protobuf)"
@@ -455,6 +496,34 @@ impl ServeConfig {
                     }
                 }
             }
+        }
+        let protocol = self.protocol();
+        if !protocol.is_otlp() && up.endpoint.is_none() {
+            problems.push(format!(
+                "serve.upstream.endpoint: required with protocol {protocol}"
+            ));
+        }
+        backends::validate(
+            protocol,
+            up.splunk_hec.as_ref(),
+            up.elasticsearch.as_ref(),
+            problems,
+        );
+        if !protocol.is_otlp()
+            && up
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("authorization"))
+            && (protocol == UpstreamProtocol::SplunkHec
+                || up
+                    .elasticsearch
+                    .as_ref()
+                    .is_some_and(|e| e.auth().is_ok_and(|a| a != ElasticAuth::None)))
+        {
+            problems.push(format!(
+                "serve.upstream.headers.authorization: conflicts with the credentials of serve.upstream.{}",
+                if protocol == UpstreamProtocol::SplunkHec { "splunk_hec" } else { "elasticsearch" }
+            ));
         }
         if let Some(tls) = &up.tls {
             // Without an endpoint (one may still come from the environment) the block is

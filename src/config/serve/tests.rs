@@ -234,3 +234,29 @@ fn env_headers_and_certificates() {
         "{problems:?}"
     );
 }
+
+/// The OTEL_EXPORTER_OTLP_* variables describe an OTLP exporter: a Splunk or Elasticsearch
+/// upstream takes none of them, and they cannot select one.
+#[test]
+fn otel_variables_are_for_otlp_upstreams_only() {
+    let env: HashMap<&str, &str> = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x"),
+    ]
+    .into();
+    let mut c = load("upstream: {protocol: splunk_hec}");
+    assert!(c
+        .apply_otel_env(|k| env.get(k).map(|v| v.to_string()))
+        .is_empty());
+    assert_eq!(c.upstream.endpoint, None);
+    assert!(c.upstream.headers.is_empty());
+    let mut c = load("{}");
+    let problems =
+        c.apply_otel_env(|k| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "splunk_hec".into()));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(c.upstream.protocol, None);
+    assert_eq!(
+        UpstreamProtocol::parse("elasticsearch"),
+        Some(UpstreamProtocol::Elasticsearch)
+    );
+}

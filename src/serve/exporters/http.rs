@@ -1,4 +1,5 @@
-//! OTLP/HTTP upstream (protobuf bodies): POST to `<endpoint>/v1/{logs,traces,metrics}`.
+//! OTLP/HTTP upstream (protobuf bodies): POST to `<endpoint>/v1/{logs,traces,metrics}`; and
+//! the HTTP client it shares with the Splunk HEC and Elasticsearch upstreams ([`HttpClient`]).
 //!
 //! Retryable, per the OTLP/HTTP specification: 429, 502, 503, 504 (honouring `Retry-After`,
 //! in seconds or as an HTTP-date, as given, capped at `retry.max_backoff` and never jittered)
@@ -8,7 +9,9 @@ use super::SendError;
 use crate::config::serve::{Compression, UpstreamConfig};
 use crate::serve::payload::{response_rejected, Signal};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{
+    HeaderName, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
+};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
@@ -19,28 +22,99 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 /// Largest upstream response body read (export responses are a few bytes).
-const MAX_RESPONSE_BYTES: usize = 64 << 10;
+pub(super) const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
 pub(crate) struct HttpUpstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpClient,
     uris: [Uri; 3],
-    headers: HeaderMap,
-    gzip: bool,
 }
 
 impl HttpUpstream {
     pub(crate) fn new(endpoint: &str, config: &UpstreamConfig) -> Result<HttpUpstream, String> {
-        let base = endpoint.trim_end_matches('/');
-        let uri = |s: Signal| -> Result<Uri, String> {
-            format!("{base}{}", s.http_path())
-                .parse()
-                .map_err(|_| "endpoint: not a URL".to_string())
-        };
         let uris = [
-            uri(Signal::Logs)?,
-            uri(Signal::Traces)?,
-            uri(Signal::Metrics)?,
+            url(endpoint, Signal::Logs.http_path())?,
+            url(endpoint, Signal::Traces.http_path())?,
+            url(endpoint, Signal::Metrics.http_path())?,
         ];
+        Ok(HttpUpstream {
+            client: HttpClient::new(endpoint, config, None)?,
+            uris,
+        })
+    }
+
+    pub(crate) async fn send(&self, signal: Signal, body: Bytes) -> Result<u64, SendError> {
+        let answer = self
+            .client
+            .post(
+                &self.uris[signal.index()],
+                "application/x-protobuf",
+                body,
+                MAX_RESPONSE_BYTES,
+            )
+            .await?;
+        if answer.status.is_success() {
+            let rejected = answer.body.map_or(0, |b| response_rejected(signal, &b));
+            return Ok(u64::try_from(rejected).unwrap_or(0));
+        }
+        let retryable = matches!(
+            answer.status,
+            StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+        );
+        Err(answer.error(retryable, String::new()))
+    }
+}
+
+/// `<endpoint><path>`: the endpoint may carry a base path of its own (a reverse proxy's
+/// prefix), kept in front; a trailing `/` on it is ignored.
+pub(super) fn url(endpoint: &str, path: &str) -> Result<Uri, String> {
+    format!("{}{path}", endpoint.trim_end_matches('/'))
+        .parse()
+        .map_err(|_| "endpoint: not a URL".to_string())
+}
+
+/// The HTTP client every HTTP upstream (OTLP/HTTP, Splunk HEC, Elasticsearch) posts with: the
+/// shared connector (TLS for `https://`), `upstream.headers` plus the backend's own
+/// `Authorization`, and gzip when `upstream.compression` asks for it.
+pub(super) struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    headers: HeaderMap,
+    gzip: bool,
+}
+
+/// An upstream's answer: its status, `Retry-After` and body (`None` when it could not be
+/// read or was larger than asked for).
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) retry_after: Option<Duration>,
+    pub(super) body: Option<Bytes>,
+}
+
+impl Answer {
+    /// The failure this answer is: `retryable` or not, with the status and `detail` (a
+    /// backend's error code, never record content) as the reason, and `Retry-After` if sent.
+    pub(super) fn error(&self, retryable: bool, detail: String) -> SendError {
+        let reason = format!("HTTP {}{detail}", self.status);
+        if retryable {
+            SendError {
+                retry_after: self.retry_after,
+                ..SendError::retryable(reason)
+            }
+        } else {
+            SendError::permanent(reason)
+        }
+    }
+}
+
+impl HttpClient {
+    /// `authorization`, if given, is sent as the `Authorization` header (never logged).
+    pub(super) fn new(
+        endpoint: &str,
+        config: &UpstreamConfig,
+        authorization: Option<String>,
+    ) -> Result<HttpClient, String> {
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
@@ -49,22 +123,35 @@ impl HttpUpstream {
                 .map_err(|_| format!("headers.{name}: invalid value"))?;
             headers.insert(n, v);
         }
+        if let Some(auth) = authorization {
+            let mut v = HeaderValue::from_str(&auth)
+                .map_err(|_| "credentials: not a valid header value".to_string())?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
         let connector = super::tls::connector(endpoint, config, super::tls::Alpn::Http1And2)?;
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(HttpUpstream {
+        Ok(HttpClient {
             client,
-            uris,
             headers,
             gzip: config.compression == Compression::Gzip,
         })
     }
 
-    pub(crate) async fn send(&self, signal: Signal, body: Bytes) -> Result<u64, SendError> {
+    /// POST `body` (gzipped first when configured) and read at most `max_response` bytes of
+    /// the answer. A connection error is retryable; any status is an [`Answer`].
+    pub(super) async fn post(
+        &self,
+        uri: &Uri,
+        content_type: &'static str,
+        body: Bytes,
+        max_response: usize,
+    ) -> Result<Answer, SendError> {
         let body = if self.gzip { gzip(body).await? } else { body };
         let mut request = Request::builder()
             .method(Method::POST)
-            .uri(self.uris[signal.index()].clone())
-            .header(CONTENT_TYPE, "application/x-protobuf");
+            .uri(uri.clone())
+            .header(CONTENT_TYPE, content_type);
         if self.gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
@@ -77,27 +164,16 @@ impl HttpUpstream {
         })?;
         let status = response.status();
         let retry_after = retry_after(response.headers(), SystemTime::now());
-        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+        let body = Limited::new(response.into_body(), max_response)
             .collect()
-            .await;
-        if status.is_success() {
-            let rejected = body.map_or(0, |b| response_rejected(signal, &b.to_bytes()));
-            return Ok(u64::try_from(rejected).unwrap_or(0));
-        }
-        let reason = format!("HTTP {status}");
-        if matches!(
+            .await
+            .ok()
+            .map(|b| b.to_bytes());
+        Ok(Answer {
             status,
-            StatusCode::TOO_MANY_REQUESTS
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT
-        ) {
-            return Err(SendError {
-                retry_after,
-                ..SendError::retryable(reason)
-            });
-        }
-        Err(SendError::permanent(reason))
+            retry_after,
+            body,
+        })
     }
 }
 

@@ -15,8 +15,11 @@
 //! finds it sets [`Closed`]; every batch from then on is dropped and counted unsent, and
 //! `serve::run` drains and fails, so the process exits non-zero and its supervisor restarts it.
 
+mod elastic;
 mod grpc;
+mod hec;
 mod http;
+mod json;
 mod stdout;
 mod tls;
 
@@ -41,6 +44,29 @@ pub(crate) struct SendError {
     retry_after: Option<Duration>,
     /// Status code and reason, for logs (never record content).
     reason: String,
+    /// Part of the batch this attempt settled (the JSON upstreams send a batch in several
+    /// requests, and a bulk request's items succeed or fail one by one). `kind` then applies
+    /// to `rest` only.
+    partial: Option<Box<Partial>>,
+}
+
+/// What an attempt settled before failing: records accepted, records refused for good, and
+/// what is left (the only records sent again).
+#[derive(Debug)]
+pub(crate) struct Partial {
+    accepted: u64,
+    dropped: u64,
+    /// Statuses and error types of the dropped records, never their content.
+    dropped_reason: String,
+    rest: json::Items,
+}
+
+/// What a delivery sends, made once per batch: the queued OTLP encoding as is, or the records
+/// encoded for a JSON upstream (which a partial failure narrows down).
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    Otlp(Bytes),
+    Items(json::Items),
 }
 
 /// What a failed request means for the batch and the proxy.
@@ -61,6 +87,7 @@ impl SendError {
             kind: Failure::Retryable,
             retry_after: None,
             reason,
+            partial: None,
         }
     }
 
@@ -69,6 +96,7 @@ impl SendError {
             kind: Failure::Permanent,
             retry_after: None,
             reason,
+            partial: None,
         }
     }
 
@@ -77,6 +105,7 @@ impl SendError {
             kind: Failure::Closed,
             retry_after: None,
             reason,
+            partial: None,
         }
     }
 }
@@ -85,6 +114,8 @@ impl SendError {
 pub(crate) enum Upstream {
     Grpc(grpc::GrpcUpstream),
     Http(Box<http::HttpUpstream>),
+    Hec(Box<hec::HecUpstream>),
+    Elastic(Box<elastic::ElasticUpstream>),
     Stdout(stdout::StdoutUpstream),
 }
 
@@ -100,21 +131,70 @@ impl Upstream {
             UpstreamProtocol::HttpProtobuf => {
                 Upstream::Http(Box::new(http::HttpUpstream::new(endpoint, up)?))
             }
+            UpstreamProtocol::SplunkHec => Upstream::Hec(Box::new(hec::HecUpstream::new(
+                endpoint,
+                up,
+                config.batch.max_bytes.as_usize(),
+            )?)),
+            UpstreamProtocol::Elasticsearch => Upstream::Elastic(Box::new(
+                elastic::ElasticUpstream::new(endpoint, up, config.batch.max_bytes.as_usize())?,
+            )),
         })
     }
 
-    /// Send one encoded request, one attempt of `delivery`; `Ok` carries the number of records
-    /// the upstream rejected in a partial success.
+    /// Make a queued batch into what is sent, once per delivery. Returns the payload and how
+    /// many records the upstream cannot take at all (a HEC event needs a body), to be counted
+    /// as dropped.
+    async fn prepare(&self, signal: Signal, body: Bytes) -> Result<(Payload, u64), SendError> {
+        if !self.accepts(signal) {
+            // The receivers refuse traces and metrics for these upstreams; never queued.
+            return Err(SendError::permanent(format!(
+                "{} cannot be sent to this upstream (logs only)",
+                signal.name()
+            )));
+        }
+        match self {
+            Upstream::Hec(h) => {
+                let (items, skipped) = h.encode(body).await?;
+                Ok((Payload::Items(items), skipped))
+            }
+            Upstream::Elastic(e) => {
+                let (items, skipped) = e.encode(body).await?;
+                Ok((Payload::Items(items), skipped))
+            }
+            Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Stdout(_) => {
+                Ok((Payload::Otlp(body), 0))
+            }
+        }
+    }
+
+    /// Send the payload, one attempt of `delivery`; `Ok` carries the number of records the
+    /// upstream rejected in a partial success.
     async fn send(
         &self,
         signal: Signal,
-        body: Bytes,
+        payload: &Payload,
         delivery: DeliveryId,
     ) -> Result<u64, SendError> {
+        match (self, payload) {
+            (Upstream::Grpc(g), Payload::Otlp(body)) => g.send(signal, body.clone()).await,
+            (Upstream::Http(h), Payload::Otlp(body)) => h.send(signal, body.clone()).await,
+            (Upstream::Stdout(s), Payload::Otlp(body)) => {
+                s.send(signal, body.clone(), delivery).await
+            }
+            (Upstream::Hec(h), Payload::Items(items)) => h.send(items).await,
+            (Upstream::Elastic(e), Payload::Items(items)) => e.send(items).await,
+            _ => Err(SendError::permanent(
+                "internal error: payload made for another upstream".into(),
+            )),
+        }
+    }
+
+    /// Whether the upstream takes `signal` (the JSON backends take logs only).
+    pub(crate) fn accepts(&self, signal: Signal) -> bool {
         match self {
-            Upstream::Grpc(g) => g.send(signal, body).await,
-            Upstream::Http(h) => h.send(signal, body).await,
-            Upstream::Stdout(s) => s.send(signal, body, delivery).await,
+            Upstream::Hec(_) | Upstream::Elastic(_) => signal == Signal::Logs,
+            Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Stdout(_) => true,
         }
     }
 
@@ -125,7 +205,9 @@ impl Upstream {
     fn timeout(&self, configured: Duration) -> Option<Duration> {
         match self {
             Upstream::Stdout(_) => None,
-            Upstream::Grpc(_) | Upstream::Http(_) => Some(configured),
+            Upstream::Grpc(_) | Upstream::Http(_) | Upstream::Hec(_) | Upstream::Elastic(_) => {
+                Some(configured)
+            }
         }
     }
 }
@@ -389,7 +471,8 @@ impl Lane {
 
 /// Send until accepted, permanently refused, or out of `retry.max_elapsed`. The permit (the
 /// records' queue capacity) is released when this returns. Once the output is gone for good
-/// ([`Closed`]) nothing is sent: the records are dropped and counted.
+/// ([`Closed`]) nothing is sent: the records are dropped and counted. An attempt that settled
+/// part of the batch ([`Partial`]) has it counted at once, and only the rest is sent again.
 async fn deliver(
     upstream: &Upstream,
     counters: &Counters,
@@ -400,26 +483,48 @@ async fn deliver(
     permit: Permit,
 ) {
     let records = permit.records() as u64;
+    // Records neither accepted nor dropped yet.
+    let mut remaining = records;
     let id = DeliveryId::next();
     let start = Instant::now();
     let mut backoff = Backoff::new(d.initial_backoff, d.max_backoff);
     let mut attempt: u32 = 0;
+    let mut payload = match upstream.prepare(signal, body).await {
+        Ok((payload, skipped)) => {
+            if skipped > 0 {
+                let skipped = skipped.min(remaining);
+                counters.dropped(signal, skipped);
+                remaining -= skipped;
+                tracing::warn!(
+                    signal = signal.name(),
+                    records = skipped,
+                    "Records the upstream cannot take (no body) dropped."
+                );
+            }
+            payload
+        }
+        Err(error) => {
+            counters.dropped(signal, remaining);
+            tracing::error!(signal = signal.name(), records, reason = %error.reason, "Batch could not be encoded for the upstream; dropped.");
+            return;
+        }
+    };
     loop {
         if closed.is_closed() {
-            counters.dropped(signal, records);
-            closed.lose(records);
+            counters.dropped(signal, remaining);
+            closed.lose(remaining);
             return;
         }
         attempt += 1;
-        let attempt_sent = upstream.send(signal, body.clone(), id);
+        let attempt_sent = upstream.send(signal, &payload, id);
         let sent = match upstream.timeout(d.timeout) {
             Some(t) => tokio::time::timeout(t, attempt_sent).await,
             None => Ok(attempt_sent.await),
         };
-        let error = match sent {
+        let mut error = match sent {
             Ok(Ok(rejected)) => {
-                let rejected = rejected.min(records);
-                counters.delivered(signal, records - rejected, rejected);
+                let rejected = rejected.min(remaining);
+                counters.delivered(signal, remaining - rejected, rejected);
                 if rejected > 0 {
                     tracing::warn!(
                         signal = signal.name(),
@@ -440,18 +545,31 @@ async fn deliver(
             Ok(Err(e)) => e,
             Err(_) => SendError::retryable(format!("no answer within {:?}", d.timeout)),
         };
+        if let Some(p) = error.partial.take() {
+            let accepted = p.accepted.min(remaining);
+            counters.delivered(signal, accepted, 0);
+            remaining -= accepted;
+            if p.dropped > 0 {
+                let dropped = p.dropped.min(remaining);
+                counters.dropped(signal, dropped);
+                remaining -= dropped;
+                tracing::error!(signal = signal.name(), records = dropped, reason = %p.dropped_reason, "Upstream refused records permanently; dropped.");
+            }
+            payload = Payload::Items(p.rest);
+        }
         match error.kind {
-            Failure::Retryable => {}
+            Failure::Retryable if remaining > 0 => {}
+            Failure::Retryable => return,
             Failure::Permanent => {
-                counters.dropped(signal, records);
-                tracing::error!(signal = signal.name(), records, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
+                counters.dropped(signal, remaining);
+                tracing::error!(signal = signal.name(), records = remaining, reason = %error.reason, "Upstream refused a batch permanently; dropped.");
                 return;
             }
             Failure::Closed => {
-                counters.dropped(signal, records);
-                closed.lose(records);
+                counters.dropped(signal, remaining);
+                closed.lose(remaining);
                 closed.close(|| {
-                    tracing::error!(signal = signal.name(), records, reason = %error.reason, "Output closed for good; batch dropped. Stopping: nothing more can be written.");
+                    tracing::error!(signal = signal.name(), records = remaining, reason = %error.reason, "Output closed for good; batch dropped. Stopping: nothing more can be written.");
                 });
                 return;
             }
@@ -460,13 +578,13 @@ async fn deliver(
         if d.max_elapsed
             .is_some_and(|max| start.elapsed() + wait > max)
         {
-            counters.dropped(signal, records);
-            tracing::error!(signal = signal.name(), records, attempt, reason = %error.reason, "Retry time ran out; batch dropped.");
+            counters.dropped(signal, remaining);
+            tracing::error!(signal = signal.name(), records = remaining, attempt, reason = %error.reason, "Retry time ran out; batch dropped.");
             return;
         }
         counters.retried(signal);
         if attempt == 1 {
-            tracing::warn!(signal = signal.name(), records, reason = %error.reason, "Upstream request failed; retrying.");
+            tracing::warn!(signal = signal.name(), records = remaining, reason = %error.reason, "Upstream request failed; retrying.");
         } else {
             tracing::debug!(signal = signal.name(), attempt, reason = %error.reason, "Retrying.");
         }

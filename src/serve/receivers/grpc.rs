@@ -126,7 +126,7 @@ struct GrpcReceiver {
 
 impl GrpcReceiver {
     async fn export(&self, request: Request) -> Result<Accepted, Status> {
-        let _permit = self.pipeline.admit().map_err(status)?;
+        let _permit = self.pipeline.admit(request.signal()).map_err(status)?;
         match tokio::time::timeout(
             self.timeout,
             self.pipeline.submit("otlp_grpc", Body::Decoded(request)),
@@ -146,6 +146,10 @@ impl GrpcReceiver {
 fn status(e: SubmitError) -> Status {
     let code = if e.retryable() {
         Code::Unavailable
+    } else if matches!(e, SubmitError::Unsupported { .. }) {
+        // What a server without the service answers (the Collector's, with no pipeline for
+        // the signal): clients do not retry it.
+        Code::Unimplemented
     } else if matches!(e, SubmitError::Unprocessable { .. }) {
         Code::Internal
     } else {

@@ -157,7 +157,7 @@ async fn export(req: Request<Incoming>, signal: Signal, state: &HttpState) -> Re
     if declared.is_some_and(|n| n > state.limits.max_body as u64) {
         return too_large(encoding, state.limits.max_body);
     }
-    let _permit = match state.pipeline.admit() {
+    let _permit = match state.pipeline.admit(signal) {
         Ok(p) => p,
         Err(e) => return refusal(encoding, &e),
     };
@@ -255,6 +255,9 @@ fn refusal(encoding: Encoding, e: &SubmitError) -> Resp {
             StatusCode::PAYLOAD_TOO_LARGE
         }
         SubmitError::Unprocessable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        // As for a path the server does not serve (the Collector's, with no pipeline for the
+        // signal): clients do not retry it.
+        SubmitError::Unsupported { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
     let mut r = status(encoding, code, &e.to_string());
@@ -287,6 +290,7 @@ fn status(encoding: Encoding, http: StatusCode, message: &str) -> Resp {
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable,
         StatusCode::INTERNAL_SERVER_ERROR => tonic::Code::Internal,
         StatusCode::PAYLOAD_TOO_LARGE => tonic::Code::ResourceExhausted,
+        StatusCode::NOT_FOUND => tonic::Code::Unimplemented,
         _ => tonic::Code::InvalidArgument,
     };
     let body = match encoding {

@@ -297,7 +297,7 @@ async fn submit(batch: Vec<Message>, pipeline: &Pipeline, stop: &watch::Receiver
                 .submit(RECEIVER, Body::Decoded(Request::Logs(request.clone())))
                 .await
         } else {
-            match pipeline.admit() {
+            match pipeline.admit(crate::serve::payload::Signal::Logs) {
                 Ok(_permit) => {
                     pipeline
                         .submit(RECEIVER, Body::Decoded(Request::Logs(request.clone())))

@@ -8,6 +8,7 @@
 //! `<PRI>`, if any), so the engine still sees and redacts every byte of it. Bytes that are not
 //! UTF-8 are replaced (U+FFFD) before anything else: an OTLP string must be UTF-8.
 
+use crate::serve::civil::{civil_from_days, days_from_civil};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
@@ -320,30 +321,6 @@ fn rfc3339_nanos(t: &str) -> Option<u64> {
         .checked_add(frac as u64)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    let y = i64::from(y) - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The year (and month, day) of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    ((yoe + era * 400 + i64::from(m <= 2)) as i32, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,15 +431,5 @@ mod tests {
             assert_eq!(body(&m.record), want, "{}", String::from_utf8_lossy(raw));
         }
         assert_eq!(parse(b"plain", NOW).record.severity_number, 0);
-    }
-
-    #[test]
-    fn calendar() {
-        for days in [-719_468i64, -1, 0, 11_016, 19_700, 20_089, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 }
