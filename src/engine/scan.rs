@@ -934,7 +934,7 @@ fn search(
 ) -> Option<(usize, usize, usize, usize)> {
     // A dense DFA search cannot fail here: no quit bytes, no size-limited cache.
     let m = match &rule.dense {
-        Some(Dense::Unanchored(d)) => d.try_search(&input).ok().flatten(),
+        Some(Dense::Unanchored(d)) => crate::engine::automata::find(d, &input),
         Some(Dense::Anchored(d)) if input.get_anchored().is_anchored() => d
             .try_search_fwd(&input)
             .ok()
