@@ -45,6 +45,12 @@
 //! and span ids, resource `service.name`.
 
 use bytes::{Buf, BufMut, Bytes};
+
+// The proxy under test is this binary re-executed: it takes the allocator `caviard` has
+// (src/main.rs).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use caviard::config::serve::ServeConfig;
 use caviard::engine::Redactor;
 use caviard::serve::{Listening, Processing};
