@@ -61,15 +61,7 @@ struct Backend {
 
 impl Backend {
     fn start(script: impl Fn(usize, &Got) -> Reply + Send + Sync + 'static) -> Backend {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (runtime, listener, addr) = server_runtime();
         let got = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<Script> = Arc::new(script);
         let g = got.clone();

@@ -55,15 +55,7 @@ impl TlsFront {
             .unwrap();
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (runtime, listener, addr) = server_runtime();
         let (accepted, refused) = (Arc::default(), Arc::default());
         let (ok, bad): (Arc<AtomicUsize>, Arc<AtomicUsize>) =
             (Arc::clone(&accepted), Arc::clone(&refused));

@@ -392,6 +392,21 @@ fn gunzip(b: &[u8]) -> Vec<u8> {
 }
 
 /// A port that was free a moment ago.
+/// A one-thread tokio runtime and a listener it owns on a free loopback port, for a fake
+/// server written in a test.
+pub fn server_runtime() -> (tokio::runtime::Runtime, tokio::net::TcpListener, SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    (runtime, listener, addr)
+}
+
 pub fn free_port() -> SocketAddr {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
