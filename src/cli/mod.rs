@@ -4,6 +4,8 @@
 mod check;
 mod patterns;
 mod redact;
+#[cfg(feature = "serve")]
+mod reload;
 mod scan;
 #[cfg(feature = "serve")]
 mod serve;

@@ -7,7 +7,7 @@
 
 use crate::config::serve::{ServeConfig, UpstreamProtocol};
 use crate::config::Config;
-use crate::serve::{Listening, Processing, Tags};
+use crate::serve::{Listening, PolicyHandle, Processing, Tags};
 use anyhow::{bail, Context};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -46,7 +46,8 @@ fn parse_protocol(s: &str) -> Result<UpstreamProtocol, String> {
 }
 
 /// Run the proxy until SIGTERM or SIGINT, then drain and return; or until stdout, where
-/// records go with no upstream, is closed by its reader, then drain and fail.
+/// records go with no upstream, is closed by its reader, then drain and fail. SIGHUP (and,
+/// with `serve.config_watch_interval`, a changed file) reloads the policy (`reload.rs`).
 pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     init_logging();
     // The rules compile on as many threads as the workers will use (start-up, and readiness
@@ -57,6 +58,7 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     );
     let redactor = super::build_redactor(&config, compile_threads)?;
     let tags = build_tags(&config, &redactor)?;
+    let watch_interval = config.serve.config_watch_interval.map(|d| d.0);
     let serve = resolve(&args, config.serve, |k| std::env::var(k).ok())?;
     let threads = serve.worker_threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -68,16 +70,25 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let processing = Processing::RedactAndTag(Arc::new(redactor), Arc::new(tags));
+    let policy = PolicyHandle::new(Processing::RedactAndTag(Arc::new(redactor), Arc::new(tags)));
+    let reloader = args
+        .config
+        .as_deref()
+        .map(|p| super::reload::Reloader::new(p, policy.clone()));
+    let hangups = {
+        let _inside = runtime.enter();
+        super::reload::hangups()
+    };
+    runtime.spawn(super::reload::watch(reloader, hangups, watch_interval));
     // A drain that ran out of time has already been logged with its count; the shutdown
     // itself was orderly, so the exit status stays 0 as orchestrators expect. A closed stdout
     // (no upstream) is a failure, unlike for the other subcommands (see `cli::run`): records
     // clients were told are safe can no longer be written, so it ends in an error (status 2)
     // and a supervisor restarts the process.
     runtime
-        .block_on(crate::serve::run(
+        .block_on(crate::serve::run_reloadable(
             serve,
-            processing,
+            policy,
             shutdown_signal(),
             announce,
         ))
@@ -86,7 +97,10 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
 }
 
 /// The retention policy and redaction summary of the config; every problem in one error.
-fn build_tags(config: &Config, redactor: &crate::engine::Redactor) -> anyhow::Result<Tags> {
+pub(super) fn build_tags(
+    config: &Config,
+    redactor: &crate::engine::Redactor,
+) -> anyhow::Result<Tags> {
     let (policy, audit) = super::retention_and_audit(config, redactor)?;
     Ok(Tags::new(policy.map(Arc::new), audit))
 }

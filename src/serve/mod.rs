@@ -61,6 +61,78 @@ pub enum Processing {
     Passthrough,
 }
 
+/// The [`Processing`] the workers apply, which can be replaced while the proxy runs (a policy
+/// reload: `caviard serve` on SIGHUP or when its config file changes).
+///
+/// Each worker keeps its own copy and compares one atomic generation number per request, so
+/// the common path takes no lock. A worker that picks up a new policy also forgets the values
+/// it had found clean under the old one. A request a worker has started finishes under the
+/// policy it started with; every later one is redacted with the new policy.
+pub struct PolicyHandle {
+    generation: std::sync::atomic::AtomicU64,
+    current: std::sync::RwLock<(u64, Processing)>,
+    counters: std::sync::OnceLock<Arc<telemetry::Counters>>,
+}
+
+impl PolicyHandle {
+    /// A handle holding `processing`.
+    pub fn new(processing: Processing) -> Arc<PolicyHandle> {
+        Arc::new(PolicyHandle {
+            generation: std::sync::atomic::AtomicU64::new(0),
+            current: std::sync::RwLock::new((0, processing)),
+            counters: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Replace the processing; requests the workers take from now on use it. Counted in
+    /// `caviard_config_reloads_total{result="success"}` once the proxy runs.
+    pub fn replace(&self, processing: Processing) {
+        if let Some(c) = self.counters.get() {
+            register(c, &processing);
+        }
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let generation = current.0 + 1;
+        *current = (generation, processing);
+        self.generation
+            .store(generation, std::sync::atomic::Ordering::Release);
+        drop(current);
+        if let Some(c) = self.counters.get() {
+            c.config_reloaded(true);
+        }
+    }
+
+    /// Count a reload that failed (the running policy stays), in
+    /// `caviard_config_reloads_total{result="failure"}`.
+    pub fn reload_failed(&self) {
+        if let Some(c) = self.counters.get() {
+            c.config_reloaded(false);
+        }
+    }
+
+    /// The current generation, without a lock.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The current processing and its generation.
+    pub(crate) fn current(&self) -> (u64, Processing) {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Make the categories and retention classes of `processing` appear in `/metrics` at zero.
+fn register(counters: &telemetry::Counters, processing: &Processing) {
+    if let Processing::RedactAndTag(redactor, tags) = processing {
+        counters.register(redactor, tags.retention.as_deref());
+    }
+}
+
 /// What is written on each record after redaction: its retention class (when a policy is
 /// set) and its redaction summary. Immutable; shared by every worker.
 #[derive(Debug)]
@@ -153,15 +225,31 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
     on_listening: impl FnOnce(Listening),
 ) -> Result<DrainReport, ServeError> {
+    run_reloadable(
+        config,
+        PolicyHandle::new(processing),
+        shutdown,
+        on_listening,
+    )
+    .await
+}
+
+/// [`run`] with a policy that can be replaced while it runs, through `policy`.
+pub async fn run_reloadable(
+    config: ServeConfig,
+    policy: Arc<PolicyHandle>,
+    shutdown: impl Future<Output = ()> + Send,
+    on_listening: impl FnOnce(Listening),
+) -> Result<DrainReport, ServeError> {
     let problems = config.validate();
     if !problems.is_empty() {
         return Err(ServeError::Config(problems));
     }
     let config = Arc::new(config);
     let counters = Arc::new(telemetry::Counters::default());
-    if let Processing::RedactAndTag(redactor, tags) = &processing {
-        counters.register(redactor, tags.retention.as_deref());
-    }
+    register(&counters, &policy.current().1);
+    // A handle given to a second proxy keeps reporting to the first one's counters.
+    let _ = policy.counters.set(counters.clone());
     let capacity = Arc::new(queue::Capacity::new(&config.queue));
     let (lanes, lane_rx) = queue::Lanes::new();
     let upstream = exporters::Upstream::build(&config).map_err(ServeError::Upstream)?;
@@ -175,7 +263,7 @@ pub async fn run(
     let exporting = exporters::spawn(&config, upstream, lane_rx, counters.clone());
     let (pipeline, workers) = pipeline::Pipeline::start(
         &config,
-        processing,
+        policy,
         capacity.clone(),
         lanes,
         counters.clone(),

@@ -10,7 +10,7 @@ use super::payload::{decode_body, DecodeError, Encoding, Request, Signal};
 use super::queue::{Batch, Capacity, Lanes, ReserveError};
 use super::redact;
 use super::telemetry::Counters;
-use super::Processing;
+use super::{PolicyHandle, Processing};
 use crate::config::serve::ServeConfig;
 use crate::engine::Scratch;
 use bytes::Bytes;
@@ -111,7 +111,7 @@ impl Pipeline {
     /// queue is empty. Requests of a signal `signals` leaves out are refused.
     pub(crate) fn start(
         config: &ServeConfig,
-        processing: Processing,
+        policy: Arc<PolicyHandle>,
         capacity: Arc<Capacity>,
         lanes: Lanes,
         counters: Arc<Counters>,
@@ -123,7 +123,7 @@ impl Pipeline {
         let (tx, rx) = mpsc::channel(threads * 2);
         let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new(Shared {
-            processing,
+            policy,
             capacity: capacity.clone(),
             lanes,
             counters: counters.clone(),
@@ -230,7 +230,7 @@ fn default_threads() -> usize {
 
 /// What every worker shares.
 struct Shared {
-    processing: Processing,
+    policy: Arc<PolicyHandle>,
     capacity: Arc<Capacity>,
     lanes: Lanes,
     counters: Arc<Counters>,
@@ -240,6 +240,7 @@ struct Shared {
 fn work(jobs: &Mutex<mpsc::Receiver<Job>>, shared: &Shared) {
     let mut scratch = Scratch::default();
     let mut kept = redact::KeptValues::default();
+    let (mut generation, mut processing) = shared.policy.current();
     loop {
         // Holding the lock while waiting is the point: idle workers queue on the mutex and
         // the first in line takes the next job.
@@ -252,7 +253,19 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, shared: &Shared) {
             // The client gave up (request timeout): it will retry, skip the work.
             continue;
         }
-        let verdict = process(job.body, job.receiver, shared, &mut scratch, &mut kept);
+        if shared.policy.generation() != generation {
+            // A reloaded policy: values clean under the old one may not be under the new.
+            (generation, processing) = shared.policy.current();
+            kept = redact::KeptValues::default();
+        }
+        let verdict = process(
+            job.body,
+            job.receiver,
+            &processing,
+            shared,
+            &mut scratch,
+            &mut kept,
+        );
         let _ = job.reply.send(verdict);
     }
 }
@@ -261,6 +274,7 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, shared: &Shared) {
 fn process(
     body: Body,
     receiver: &'static str,
+    processing: &Processing,
     shared: &Shared,
     scratch: &mut Scratch,
     kept: &mut redact::KeptValues,
@@ -277,7 +291,7 @@ fn process(
     let signal = request.signal();
     let received = request.records() as u64;
     shared.counters.received(signal, received);
-    let (report, tally) = match &shared.processing {
+    let (report, tally) = match processing {
         Processing::Redact(redactor) => {
             redact::redact_and_tag(redactor, None, receiver, scratch, kept, &mut request)
         }

@@ -36,6 +36,11 @@ pub(crate) struct Counters {
     syslog_truncated: AtomicU64,
     /// TLS handshakes that failed or timed out, by receiver.
     tls_handshake_failures: Labeled,
+    /// Policy reloads that took effect, that failed, and when the last one took effect
+    /// (Unix seconds; 0 before the first).
+    config_reloads_ok: AtomicU64,
+    config_reloads_failed: AtomicU64,
+    config_reloaded_at: AtomicU64,
     by_category: Labeled,
     by_rule: Labeled,
     by_receiver: Labeled,
@@ -217,6 +222,19 @@ impl Counters {
         self.tls_handshake_failures.add(receiver, 0);
     }
 
+    /// A policy reload took effect (`ok`), or failed and the running policy stayed.
+    pub(crate) fn config_reloaded(&self, ok: bool) {
+        if ok {
+            self.config_reloads_ok.fetch_add(1, Relaxed);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            self.config_reloaded_at.store(now, Relaxed);
+        } else {
+            self.config_reloads_failed.fetch_add(1, Relaxed);
+        }
+    }
+
     /// A TLS handshake on `receiver` failed or timed out.
     pub(crate) fn tls_handshake_failed(&self, receiver: &str) {
         self.tls_handshake_failures.add(receiver, 1);
@@ -278,6 +296,17 @@ impl Counters {
                 c.load(Relaxed)
             );
         }
+        let name = "caviard_config_reloads_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Policy reloads (SIGHUP or a changed config file): success took effect, failure kept the running policy.\n# TYPE {name} counter"
+        );
+        for (result, c) in [
+            ("success", &self.config_reloads_ok),
+            ("failure", &self.config_reloads_failed),
+        ] {
+            let _ = writeln!(out, "{name}{{result=\"{result}\"}} {}", c.load(Relaxed));
+        }
         for (name, help, kind, v) in [
             (
                 "caviard_queued_records_total",
@@ -314,6 +343,12 @@ impl Counters {
                 "Syslog messages cut at serve.syslog.max_message_bytes.",
                 "counter",
                 self.syslog_truncated.load(Relaxed),
+            ),
+            (
+                "caviard_config_last_reload_success_timestamp_seconds",
+                "When the last policy reload took effect (Unix seconds; 0: none since start).",
+                "gauge",
+                self.config_reloaded_at.load(Relaxed),
             ),
             (
                 "caviard_queue_records",

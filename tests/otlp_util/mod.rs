@@ -541,6 +541,11 @@ impl Proxy {
         self.stdout.lock().unwrap().clone()
     }
 
+    /// The process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         self.child

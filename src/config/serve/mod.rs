@@ -50,6 +50,10 @@ pub struct ServeConfig {
     /// Redaction worker threads; unset means one per available core. The async reactor
     /// gets as many threads again; it only moves bytes, the workers do all CPU work.
     pub worker_threads: Option<NonZeroUsize>,
+    /// Check the config file (and the pack and pseudonym key files it names) this often, and
+    /// reload the policy, retention and audit sections when they changed, as on SIGHUP. Unset:
+    /// only SIGHUP reloads. Changes to the `serve` section need a restart.
+    pub config_watch_interval: Option<HumanDuration>,
 }
 
 /// The OTLP/gRPC receiver.
@@ -442,6 +446,12 @@ impl ServeConfig {
             }
         }
         self.syslog.validate(&mut problems);
+        if self
+            .config_watch_interval
+            .is_some_and(|d| d.0 < Duration::from_millis(100))
+        {
+            problems.push("serve.config_watch_interval: must be at least 100ms".to_string());
+        }
         for (path, tls) in [
             ("serve.otlp_grpc.tls", &self.otlp_grpc.tls),
             ("serve.otlp_http.tls", &self.otlp_http.tls),
