@@ -1,7 +1,7 @@
 //! TLS on caviard's own receivers (`serve.otlp_http.tls`, `serve.otlp_grpc.tls`,
 //! `serve.syslog.tcp_tls`), black-box: the built `caviard serve` with certificates made at
 //! test time, real clients (curl over HTTP/1.1 and h2, the OpenTelemetry Python SDK's gRPC
-//! exporter, `openssl s_client` for syslog over TLS), and the recording OTLP upstream of
+//! exporter, `openssl s_client` and rsyslog's `ossl` driver for syslog over TLS), and the recording OTLP upstream of
 //! `otlp_util` checking that what arrives was redacted. Covered: server TLS on each receiver,
 //! mutual TLS, failed handshakes (plaintext, no or unknown client certificate, a client that
 //! never speaks) counted and survived, certificate rotation without a restart (a broken
@@ -499,6 +499,123 @@ fn syslog_over_tls_delivers_redacted_and_refuses_plaintext() {
         "plaintext and silent clients"
     );
     assert_nothing_secret_logged(&proxy, &pki.key);
+}
+
+/// rsyslog's own TLS driver (`ossl`, Debian `rsyslog-openssl`) as a host forwards over RFC
+/// 5425: it tails a file, verifies caviard's certificate by name and presents its own, which
+/// caviard requires (mutual TLS). A second rsyslog whose certificate another CA signed is
+/// refused: nothing of its file arrives and the refusals are counted. `.ci/run` installs the
+/// driver (scripts/setup-syslog); elsewhere the test is skipped with a message.
+#[test]
+fn rsyslog_forwards_over_mutual_tls() {
+    let rsyslogd = Path::new("/usr/sbin/rsyslogd");
+    let driver = [
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
+        "/usr/lib/rsyslog/lmnsd_ossl.so",
+    ]
+    .into_iter()
+    .any(|p| Path::new(p).exists());
+    if !rsyslogd.exists() || !driver {
+        eprintln!("SKIP rsyslog_forwards_over_mutual_tls: rsyslogd or its ossl driver not installed (Debian: apt-get install rsyslog rsyslog-openssl; .ci/run does)");
+        return;
+    }
+    let pki = Pki::new();
+    let upstream = Upstream::start();
+    let port = free_port();
+    let yaml = format!(
+        "serve:\n  syslog:\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n    tcp_tls: {}\n",
+        pki.block(&format!("client_ca_file: '{}'", path(&pki.ca_file)))
+    );
+    let proxy = Proxy::start(&["--upstream", &upstream.grpc_url()], Some(&yaml), &[]);
+
+    let n = 20;
+    let (trusted_cert, trusted_key) = pki.client("rsyslog");
+    let trusted = Rsyslog::start(port, &pki.ca_file, &trusted_cert, &trusted_key, "tls-ok", n);
+    upstream.wait_for(Duration::from_secs(30), "rsyslog's records over TLS", |r| {
+        r.log_records().len() >= n
+    });
+    let stranger_ca = Ca::new("someone else's CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = stranger_ca
+        .leaf(&["rsyslog-stranger"])
+        .write(dir.path(), "stranger");
+    let stranger = Rsyslog::start(port, &pki.ca_file, &cert, &key, "tls-stranger", n);
+    wait_until("the stranger's handshakes to be refused", || {
+        handshake_failures(&plain_metrics(&proxy), "syslog_tcp") >= 1
+    });
+    let trusted_log = trusted.stop();
+    let _ = stranger.stop();
+
+    let received = upstream.received();
+    let records = received.log_records();
+    assert_eq!(records.len(), n, "rsyslog stderr:\n{trusted_log}");
+    for (r, res) in &records {
+        let body = match r.body.as_ref().and_then(|b| b.value.as_ref()) {
+            Some(Value::StringValue(s)) => s.clone(),
+            other => panic!("unexpected body {other:?}"),
+        };
+        assert!(
+            body.starts_with("tls-ok seq=")
+                && body.ends_with("card [CREDIT_CARD], contact [EMAIL]"),
+            "{body}"
+        );
+        assert_eq!(str_attr(res, "service.name"), Some("payments"));
+    }
+    drop(received);
+    assert_nothing_secret_logged(&proxy, &pki.key);
+}
+
+/// An rsyslogd forwarding the lines of its own file over TLS with the `ossl` driver.
+struct Rsyslog {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Rsyslog {
+    fn start(port: SocketAddr, ca: &Path, cert: &Path, key: &Path, tag: &str, n: usize) -> Rsyslog {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let lines: String = (0..n)
+            .map(|i| format!("{tag} seq={i} payment refused: card 4111 1111 1111 1111, contact jean.dupont@example.fr\n"))
+            .collect();
+        std::fs::write(&log, lines).unwrap();
+        let conf = dir.path().join("rsyslog.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"global(workDirectory="{dir}" DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="{ca}" DefaultNetstreamDriverCertFile="{cert}" DefaultNetstreamDriverKeyFile="{key}")
+module(load="imfile")
+input(type="imfile" File="{log}" Tag="payments" Severity="warning" Facility="local0")
+action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" TCP_Framing="octet-counted" Template="RSYSLOG_SyslogProtocol23Format" StreamDriver="ossl" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost")
+"#,
+                dir = dir.path().display(),
+                ca = ca.display(),
+                cert = cert.display(),
+                key = key.display(),
+                log = log.display(),
+                port = port.port()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/rsyslogd")
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.path().join("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Rsyslog { child, _dir: dir }
+    }
+
+    /// Stop it and return its stderr.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let out = self.child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
 }
 
 // === rotation ===
