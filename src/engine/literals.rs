@@ -64,8 +64,6 @@ pub(crate) struct LiteralIndex<T> {
     triples: Box<[u64; 1024]>,
     /// Literals sorted by their folded two-byte start.
     literals: Vec<(u16, Literal<T>)>,
-    /// Bytes that start a literal (both cases for a case-insensitive one).
-    first: [bool; 256],
 }
 
 impl<T> Default for LiteralIndex<T> {
@@ -75,7 +73,6 @@ impl<T> Default for LiteralIndex<T> {
             raw_starts: Box::new([0; 1024]),
             triples: Box::new([0; 1024]),
             literals: Vec::new(),
-            first: [false; 256],
         }
     }
 }
@@ -110,11 +107,6 @@ impl<T> LiteralIndex<T> {
                 }
             }
         }
-        self.first[lit[0] as usize] = true;
-        if case_insensitive {
-            self.first[lit[0].to_ascii_lowercase() as usize] = true;
-            self.first[lit[0].to_ascii_uppercase() as usize] = true;
-        }
         let bytes: Box<[u8]> = if case_insensitive {
             lit.to_ascii_lowercase().into()
         } else {
@@ -135,9 +127,19 @@ impl<T> LiteralIndex<T> {
         Ok(())
     }
 
-    /// Whether some literal starts with `b`.
-    pub(crate) fn can_start(&self, b: u8) -> bool {
-        self.first[b as usize]
+    /// The first two bytes of every literal as they may be spelled (both cases of a
+    /// case-insensitive one).
+    pub(crate) fn pairs(&self) -> Vec<(u8, u8)> {
+        let mut pairs = Vec::new();
+        for (i, &word) in self.raw_starts.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let raw = i * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                pairs.push(((raw >> 8) as u8, raw as u8));
+            }
+        }
+        pairs
     }
 
     /// Whether some literal may start with the bytes at `at`: its first two bytes, and its
@@ -209,7 +211,9 @@ mod tests {
         assert_eq!(found(b"https://x", 5), [3]);
         assert_eq!(found(b"bearer", 0), Vec::<i32>::new());
         assert_eq!(found(b"b", 0), Vec::<i32>::new());
-        assert!(ix.can_start(b':') && ix.can_start(b'B') && !ix.can_start(b'E'));
+        let pairs = ix.pairs();
+        assert!(pairs.contains(&(b':', b'/')) && pairs.contains(&(b'B', b'e')));
+        assert!(pairs.contains(&(b'b', b'A')) && !pairs.contains(&(b'E', b'y')));
         assert!(ix.may_start_at(b"x eyJhbG", 2) && ix.may_start_at(b"BEARER", 0));
         assert!(!ix.may_start_at(b"x eyZ", 2) && !ix.may_start_at(b"x ey", 2));
         ix.add(b"id", true, 6).unwrap();

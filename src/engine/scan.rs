@@ -12,7 +12,7 @@
 //! When this is slow: lines made mostly of digit groups joined by single separators (a table of
 //! numbers) make long regions on which every number rule runs once.
 
-use super::classify::{classify, fixed_class, Block, Classes, LITERAL_FIRST};
+use super::classify::{classify, fixed_class, Block, Classes, PairFilter};
 use super::keys::KeyMemo;
 use super::literals::LiteralIndex;
 use super::{Dense, LiteralTarget, Redactor, Rule, RuleCache, Span};
@@ -21,25 +21,15 @@ use crate::engine::validate::Validator;
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
-/// The class table of a redactor for [`classify`]: letters and digits, digits, the event
-/// bytes `@ : = >`, key bytes, and the bytes where a literal may start: its punctuation first
-/// bytes, every letter when some literal starts with one, and every digit when some literal
-/// starts with one (a token start is then checked against the two-byte index, which costs
-/// about what a table would and lets [`classify`] compare instead of looking up).
+/// The classes of a redactor for [`classify`]: letters and digits, digits, the event bytes
+/// `@ : = >`, key bytes, and the pair filter of its literals' first two bytes (both cases of a
+/// case-insensitive literal).
 pub(crate) fn byte_classes<T>(literals: &LiteralIndex<T>) -> Classes {
-    let any = |f: fn(&u8) -> bool| (0..=255u8).any(|b| f(&b) && literals.can_start(b));
-    let (alpha_literals, digit_literals) = (any(u8::is_ascii_alphabetic), any(u8::is_ascii_digit));
     let mut t = [0u8; 256];
     for (i, slot) in t.iter_mut().enumerate() {
-        let b = i as u8;
-        let marked = match b {
-            b'a'..=b'z' | b'A'..=b'Z' => alpha_literals,
-            b'0'..=b'9' => digit_literals,
-            _ => literals.can_start(b),
-        };
-        *slot = fixed_class(b) | if marked { LITERAL_FIRST } else { 0 };
+        *slot = fixed_class(i as u8);
     }
-    Classes::new(t)
+    Classes::new(t, PairFilter::new(&literals.pairs()))
 }
 
 #[inline]
@@ -523,10 +513,10 @@ impl Redactor {
             let token_starts = m.word & !(m.word << 1 | word_carry);
             let digit_runs = m.digit & !(m.digit << 1 | digit_carry);
             (word_carry, digit_carry) = (m.word >> 63, m.digit >> 63);
-            // Literal starts, gathered into a mask before the marks are visited: a literal that
-            // begins with a letter or digit begins a token; one that begins with punctuation,
-            // anywhere.
-            let mut candidates = m.literal_first & (token_starts | !m.word);
+            // Literal starts, gathered into a mask before the marks are visited: where the pair
+            // filter says one may start, and a literal that begins with a letter or digit
+            // begins a token (one that begins with punctuation, anywhere).
+            let mut candidates = m.literal & (token_starts | !m.word);
             let mut literal_hits = 0u64;
             while candidates != 0 {
                 let b = candidates.trailing_zeros();
