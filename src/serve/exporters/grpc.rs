@@ -12,6 +12,7 @@
 //! status may carry the server's own delay, a `google.rpc.RetryInfo` in its details (the OTLP
 //! specification's throttling signal): it is honoured like HTTP's `Retry-After`.
 
+use super::tls::Connector;
 use super::SendError;
 use crate::config::serve::{is_https, Compression, UpstreamConfig};
 use crate::serve::payload::{Rejected, Signal};
@@ -29,12 +30,18 @@ use tonic::{Code, Status};
 
 pub(crate) struct GrpcUpstream {
     channel: Channel,
+    /// The channel's connector for `https://` (whose TLS files the exporters reload).
+    connector: Connector,
     metadata: MetadataMap,
     gzip: bool,
 }
 
 impl GrpcUpstream {
-    pub(crate) fn new(endpoint: &str, config: &UpstreamConfig) -> Result<GrpcUpstream, String> {
+    pub(crate) fn new(
+        endpoint: &str,
+        config: &UpstreamConfig,
+        connector: Connector,
+    ) -> Result<GrpcUpstream, String> {
         let channel = Endpoint::from_shared(endpoint.to_string())
             .map_err(|_| "endpoint: not a URL".to_string())?
             .connect_timeout(config.timeout.0)
@@ -42,11 +49,7 @@ impl GrpcUpstream {
         // TLS through our own connector, shared with the HTTP exporter (see `tls`); plain
         // `http://` keeps tonic's.
         let channel = if is_https(endpoint) {
-            channel.connect_with_connector_lazy(super::tls::connector(
-                endpoint,
-                config,
-                super::tls::Alpn::Http2,
-            )?)
+            channel.connect_with_connector_lazy(connector.clone())
         } else {
             channel.connect_lazy()
         };
@@ -60,9 +63,15 @@ impl GrpcUpstream {
         }
         Ok(GrpcUpstream {
             channel,
+            connector,
             metadata,
             gzip: config.compression == Compression::Gzip,
         })
+    }
+
+    /// The connector, whose TLS files the exporters reload.
+    pub(super) fn connector(&self) -> &Connector {
+        &self.connector
     }
 
     pub(crate) async fn send(&self, signal: Signal, body: Bytes) -> Result<u64, SendError> {
