@@ -657,6 +657,18 @@ fn rotated_certificate_is_served_without_a_restart() {
         !stderr.contains(broken.lines().nth(1).unwrap()),
         "key logged"
     );
+    let metrics = curl(&[
+        "--cacert",
+        &path(&pki.ca_file),
+        &format!("https://127.0.0.1:{}/metrics", proxy.http.port()),
+    ]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "caviard_tls_reload_failures_total{role=\"receiver\"} 1"),
+        "{metrics}"
+    );
 
     // The real rotation: a certificate from another CA, rewritten in place.
     let leaf = new_ca.leaf(&["localhost", "127.0.0.1"]);

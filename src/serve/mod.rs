@@ -35,6 +35,7 @@ mod queue;
 mod receivers;
 mod redact;
 mod telemetry;
+mod tls_files;
 
 use crate::config::serve::ServeConfig;
 use crate::engine::Redactor;
@@ -252,7 +253,7 @@ pub async fn run_reloadable(
     let _ = policy.counters.set(counters.clone());
     let capacity = Arc::new(queue::Capacity::new(&config.queue));
     let (lanes, lane_rx) = queue::Lanes::new();
-    let upstream = exporters::Upstream::build(&config).map_err(ServeError::Upstream)?;
+    let upstream = exporters::Upstream::build(&config, &counters).map_err(ServeError::Upstream)?;
     let signals = Signal::ALL.map(|s| upstream.accepts(s));
     if signals.contains(&false) {
         tracing::info!(

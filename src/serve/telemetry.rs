@@ -8,6 +8,7 @@ use crate::engine::Redactor;
 use crate::retention::RetentionPolicy;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{PoisonError, RwLock};
 
@@ -41,6 +42,10 @@ pub(crate) struct Counters {
     config_reloads_ok: AtomicU64,
     config_reloads_failed: AtomicU64,
     config_reloaded_at: AtomicU64,
+    /// Changed TLS files that did not load, by role (`receiver`, `upstream`).
+    tls_reload_failures: Labeled,
+    /// notAfter (Unix seconds) of each certificate caviard presents, with its file.
+    certificate_expiry: RwLock<BTreeMap<Presenter, (String, i64)>>,
     by_category: Labeled,
     by_rule: Labeled,
     by_receiver: Labeled,
@@ -49,6 +54,9 @@ pub(crate) struct Counters {
     /// Class names by [`ClassId`](crate::retention::ClassId) index, set at start.
     class_names: RwLock<Vec<String>>,
 }
+
+/// Who presents a certificate: a role (`receiver`, `upstream`) and, for a receiver, its name.
+type Presenter = (&'static str, Option<&'static str>);
 
 /// Counters by one label value. Label values come from the packs, the policy and the code
 /// (categories, rule ids, class names, receiver names), never from records, so the set is
@@ -240,6 +248,31 @@ impl Counters {
         self.tls_handshake_failures.add(receiver, 1);
     }
 
+    /// Show `role`'s reload failures at zero (TLS files that are watched for rotation).
+    pub(crate) fn register_tls_reload(&self, role: &str) {
+        self.tls_reload_failures.add(role, 0);
+    }
+
+    /// Changed TLS files of `role` did not load; the previous ones stay in use.
+    pub(crate) fn tls_reload_failed(&self, role: &str) {
+        self.tls_reload_failures.add(role, 1);
+    }
+
+    /// The certificate `role` (and `receiver`) presents, from `file`, expires at `not_after`
+    /// (Unix seconds).
+    pub(crate) fn set_certificate_expiry(
+        &self,
+        role: &'static str,
+        receiver: Option<&'static str>,
+        file: &Path,
+        not_after: i64,
+    ) {
+        self.certificate_expiry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((role, receiver), (file.display().to_string(), not_after));
+    }
+
     /// The Prometheus text exposition of every counter plus the queue gauges.
     pub(crate) fn render(&self, queued_records: usize, queued_bytes: usize) -> String {
         let mut out = String::with_capacity(2048);
@@ -398,9 +431,33 @@ impl Counters {
                 "receiver",
                 &self.tls_handshake_failures,
             ),
+            (
+                "caviard_tls_reload_failures_total",
+                "Changed TLS files that did not load (the previous ones stay in use), by role: receiver or upstream.",
+                "role",
+                &self.tls_reload_failures,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             c.render(out, name, label, "");
+        }
+        let name = "caviard_tls_certificate_expiry_timestamp_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Expiry (notAfter, Unix seconds) of the certificate caviard presents as last loaded: a receiver's server certificate, the upstream client certificate.\n# TYPE {name} gauge"
+        );
+        for ((role, receiver), (file, seconds)) in self
+            .certificate_expiry
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let receiver = receiver.map_or(String::new(), |r| format!("receiver=\"{r}\","));
+            let _ = writeln!(
+                out,
+                "{name}{{role=\"{role}\",{receiver}file=\"{}\"}} {seconds}",
+                escape(file)
+            );
         }
         let name = "caviard_records_by_retention_class_total";
         let _ = writeln!(

@@ -35,9 +35,15 @@ impl Ca {
 
     /// A leaf certificate for `names` (DNS names or IPs), with its key.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
+        self.leaf_until(names, (4096, 1, 1))
+    }
+
+    /// [`Ca::leaf`], valid until midnight UTC of the (year, month, day) `not_after`.
+    pub fn leaf_until(&self, names: &[&str], (year, month, day): (i32, u8, u8)) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
+        params.not_after = rcgen::date_time_ymd(year, month, day);
         params
             .distinguished_name
             .push(DnType::CommonName, "caviard test leaf");

@@ -10,12 +10,13 @@
 
 use super::tls::{read_certs, read_key};
 use super::HumanDuration;
+use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 use rustls::version::{TLS12, TLS13};
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use serde::de::Deserializer;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,17 @@ pub struct ReceiverTlsConfig {
     /// Longest time a client may take to complete its handshake; a slower one is disconnected
     /// so it cannot hold a connection slot.
     pub handshake_timeout: HumanDuration,
+}
+
+impl ReceiverTlsConfig {
+    /// The files the configuration is built from, in a fixed order (for change detection).
+    pub fn files(&self) -> [Option<&Path>; 3] {
+        [
+            self.cert_file.as_deref(),
+            self.key_file.as_deref(),
+            self.client_ca_file.as_deref(),
+        ]
+    }
 }
 
 impl Default for ReceiverTlsConfig {
@@ -91,6 +103,15 @@ fn versions(min: Option<&VersionText>) -> Option<&'static [&'static SupportedPro
 /// verifier when `client_ca_file` is set, and no ALPN (the receiver sets it). Returns every
 /// problem, each starting with its field's dotted path.
 pub fn server_config(path: &str, tls: &ReceiverTlsConfig) -> Result<ServerConfig, Vec<String>> {
+    server_config_and_leaf(path, tls).map(|(config, _)| config)
+}
+
+/// [`server_config`] and the certificate it presents (the first of `cert_file`): what the
+/// expiry gauge reads.
+pub fn server_config_and_leaf(
+    path: &str,
+    tls: &ReceiverTlsConfig,
+) -> Result<(ServerConfig, CertificateDer<'static>), Vec<String>> {
     let mut problems = Vec::new();
     let versions = versions(tls.min_version.as_ref()).unwrap_or_else(|| {
         let v = tls.min_version.as_ref().map_or("", |v| v.0.as_str());
@@ -155,11 +176,13 @@ pub fn server_config(path: &str, tls: &ReceiverTlsConfig) -> Result<ServerConfig
         Some(v) => builder.with_client_cert_verifier(v),
         None => builder.with_no_client_auth(),
     };
-    builder.with_single_cert(chain, key).map_err(|e| {
+    let leaf = chain[0].clone();
+    let config = builder.with_single_cert(chain, key).map_err(|e| {
         vec![format!(
             "{key_field}: unusable with {cert_field} (does the key belong to the certificate? {e})"
         )]
-    })
+    })?;
+    Ok((config, leaf))
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //! [`client_config`] turns the block into the rustls client configuration both exporters use.
 //! It reads and checks every file, so [`super::ServeConfig::validate`] calls it too: a missing
 //! file, one that is not PEM or a key that does not match its certificate fails `caviard check`
-//! and start-up, not the first export. Error messages name the field and the file, never the
+//! and start-up, not the first export. The exporters call it again when the files change
+//! (rotation, every `reload_interval`). Error messages name the field and the file, never the
 //! file's content (a key file's lines are secrets).
 
+use super::HumanDuration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::{self, PemObject};
@@ -16,10 +18,11 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// TLS settings of the upstream connection. Only allowed with an `https://` endpoint, which
 /// gets TLS with the default settings without this block.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM file of the CA certificate(s) the upstream's certificate must chain to, for a
@@ -42,6 +45,35 @@ pub struct TlsConfig {
     /// `server_name_override` is accepted too, the Collector's spelling.
     #[serde(alias = "server_name_override")]
     pub server_name: Option<String>,
+    /// How often `ca_file`, `cert_file` and `key_file` are checked for changes. Changed files
+    /// (cert-manager renewing a mounted Secret) are used for new connections; files that do
+    /// not load keep the previous ones, with a warning.
+    pub reload_interval: HumanDuration,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            ca_file: None,
+            include_system_ca_certs_pool: false,
+            cert_file: None,
+            key_file: None,
+            insecure_skip_verify: false,
+            server_name: None,
+            reload_interval: HumanDuration(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The files the configuration is built from, in a fixed order (for change detection).
+    pub fn files(&self) -> [Option<&Path>; 3] {
+        [
+            self.ca_file.as_deref(),
+            self.cert_file.as_deref(),
+            self.key_file.as_deref(),
+        ]
+    }
 }
 
 /// The rustls client configuration for the upstream: the ring provider, TLS 1.2 and 1.3, the
@@ -49,9 +81,20 @@ pub struct TlsConfig {
 /// `tls` is `None` for an `https://` endpoint without a `tls:` block. Returns every problem,
 /// each starting with its dotted path.
 pub fn client_config(tls: Option<&TlsConfig>) -> Result<ClientConfig, Vec<String>> {
+    client_config_and_leaf(tls).map(|(config, _)| config)
+}
+
+/// [`client_config`] and the client certificate it presents (the first of `cert_file`), if
+/// any: what the expiry gauge reads.
+pub fn client_config_and_leaf(
+    tls: Option<&TlsConfig>,
+) -> Result<(ClientConfig, Option<CertificateDer<'static>>), Vec<String>> {
     let default = TlsConfig::default();
     let tls = tls.unwrap_or(&default);
     let mut problems = Vec::new();
+    if tls.reload_interval.0.is_zero() {
+        problems.push("serve.upstream.tls.reload_interval: must be above zero".into());
+    }
     // Named explicitly rather than taken from rustls' process default, which a dependency
     // could set to another provider.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -74,13 +117,14 @@ pub fn client_config(tls: Option<&TlsConfig>) -> Result<ClientConfig, Vec<String
         builder.with_root_certificates(roots)
     };
     let config = match (&tls.cert_file, &tls.key_file) {
-        (None, None) => Some(builder.with_no_client_auth()),
+        (None, None) => Some((builder.with_no_client_auth(), None)),
         (Some(cert), Some(key)) => {
             let chain = read_certs("serve.upstream.tls.cert_file", cert, &mut problems);
             let key = read_key("serve.upstream.tls.key_file", key, &mut problems);
             match (chain, key) {
-                (Some(chain), Some(key)) => match builder.with_client_auth_cert(chain, key) {
-                    Ok(c) => Some(c),
+                (Some(chain), Some(key)) => match builder.with_client_auth_cert(chain.clone(), key)
+                {
+                    Ok(c) => Some((c, chain.into_iter().next())),
                     Err(e) => {
                         problems.push(format!(
                             "serve.upstream.tls.key_file: unusable with serve.upstream.tls.cert_file ({e})"
@@ -277,6 +321,7 @@ mod tests {
             "{ca_file: '{dir}/ca.pem', cert_file: '{dir}/leaf.pem', key_file: '{dir}/leaf.key', server_name: collector.internal}",
             "{insecure_skip_verify: true}",
             "{server_name_override: 10.0.0.7}",
+            "{ca_file: '{dir}/ca.pem', reload_interval: 250ms}",
         ] {
             assert_eq!(
                 problems(dir.path(), "https://c:4317", tls),
@@ -342,6 +387,11 @@ mod tests {
                 "https://c",
                 "{cert_file: '{dir}/leaf.pem', key_file: '{dir}/other.key'}",
                 "serve.upstream.tls.key_file: unusable with serve.upstream.tls.cert_file",
+            ),
+            (
+                "https://c",
+                "{reload_interval: 0s}",
+                "serve.upstream.tls.reload_interval: must be above zero",
             ),
             (
                 "https://c",

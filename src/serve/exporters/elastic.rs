@@ -39,6 +39,7 @@ use super::json::{
     self, any_to_json, attributes, hex_id, record_time, severity_name, str_attr, Items, Record,
     Verdict,
 };
+use super::tls::Connector;
 use super::SendError;
 use crate::config::serve::{ElasticAuth, ElasticsearchConfig, UpstreamConfig};
 use crate::serve::civil::rfc3339_nanos;
@@ -69,6 +70,7 @@ impl ElasticUpstream {
         endpoint: &str,
         config: &UpstreamConfig,
         max_bytes: usize,
+        connector: Connector,
     ) -> Result<ElasticUpstream, String> {
         let es: ElasticsearchConfig = config
             .elasticsearch
@@ -86,12 +88,17 @@ impl ElasticUpstream {
             .map_err(|e| e.to_string())?;
         action.push(b'\n');
         Ok(ElasticUpstream {
-            client: HttpClient::new(endpoint, config, authorization)?,
+            client: HttpClient::new(config, authorization, connector)?,
             uri: bulk_url(endpoint)?,
             action,
             max_bytes,
             auth_refused: AtomicBool::new(false),
         })
+    }
+
+    /// The connector, whose TLS files the exporters reload.
+    pub(super) fn connector(&self) -> &Connector {
+        self.client.connector()
     }
 
     /// One document per log record of a queued batch.

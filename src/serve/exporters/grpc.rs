@@ -5,10 +5,14 @@
 //! Retryable codes follow the OTLP specification: `CANCELLED`, `DEADLINE_EXCEEDED`,
 //! `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`, plus `RESOURCE_EXHAUSTED` (a
 //! collector's memory limiter uses it; retrying is the choice that loses nothing). Everything
-//! else is permanent. Connection failures surface as `UNAVAILABLE`. A retryable status may
-//! carry the server's own delay, a `google.rpc.RetryInfo` in its details (the OTLP
+//! else is permanent. Connection failures surface as `UNAVAILABLE`, or as an `UNKNOWN` that
+//! tonic made of a connection broken under the request (not one the upstream sent), retried
+//! too: an upstream refusing caviard's client certificate after a TLS 1.3 handshake breaks
+//! the connection that way, and a rotated certificate must not cost the batch. A retryable
+//! status may carry the server's own delay, a `google.rpc.RetryInfo` in its details (the OTLP
 //! specification's throttling signal): it is honoured like HTTP's `Retry-After`.
 
+use super::tls::Connector;
 use super::SendError;
 use crate::config::serve::{is_https, Compression, UpstreamConfig};
 use crate::serve::payload::{Rejected, Signal};
@@ -26,12 +30,18 @@ use tonic::{Code, Status};
 
 pub(crate) struct GrpcUpstream {
     channel: Channel,
+    /// The channel's connector for `https://` (whose TLS files the exporters reload).
+    connector: Connector,
     metadata: MetadataMap,
     gzip: bool,
 }
 
 impl GrpcUpstream {
-    pub(crate) fn new(endpoint: &str, config: &UpstreamConfig) -> Result<GrpcUpstream, String> {
+    pub(crate) fn new(
+        endpoint: &str,
+        config: &UpstreamConfig,
+        connector: Connector,
+    ) -> Result<GrpcUpstream, String> {
         let channel = Endpoint::from_shared(endpoint.to_string())
             .map_err(|_| "endpoint: not a URL".to_string())?
             .connect_timeout(config.timeout.0)
@@ -39,11 +49,7 @@ impl GrpcUpstream {
         // TLS through our own connector, shared with the HTTP exporter (see `tls`); plain
         // `http://` keeps tonic's.
         let channel = if is_https(endpoint) {
-            channel.connect_with_connector_lazy(super::tls::connector(
-                endpoint,
-                config,
-                super::tls::Alpn::Http2,
-            )?)
+            channel.connect_with_connector_lazy(connector.clone())
         } else {
             channel.connect_lazy()
         };
@@ -57,9 +63,15 @@ impl GrpcUpstream {
         }
         Ok(GrpcUpstream {
             channel,
+            connector,
             metadata,
             gzip: config.compression == Compression::Gzip,
         })
+    }
+
+    /// The connector, whose TLS files the exporters reload.
+    pub(super) fn connector(&self) -> &Connector {
+        &self.connector
     }
 
     pub(crate) async fn send(&self, signal: Signal, body: Bytes) -> Result<u64, SendError> {
@@ -99,7 +111,13 @@ impl GrpcUpstream {
 }
 
 fn classify(status: &Status) -> SendError {
-    let reason = format!("gRPC {:?}: {}", status.code(), status.message());
+    // A status tonic made from a failed connection or stream carries that error as its source
+    // (logged with its causes); one the upstream sent carries none.
+    let local = std::error::Error::source(status);
+    let reason = match local {
+        Some(e) => format!("gRPC {:?}: {}", status.code(), super::tls::with_causes(e)),
+        None => format!("gRPC {:?}: {}", status.code(), status.message()),
+    };
     match status.code() {
         Code::Cancelled
         | Code::DeadlineExceeded
@@ -111,6 +129,10 @@ fn classify(status: &Status) -> SendError {
             retry_after: retry_delay(status.details()),
             ..SendError::retryable(reason)
         },
+        // Not the upstream's answer: the connection failed under the request (an upstream that
+        // refuses the client certificate does so after a TLS 1.3 handshake the client saw
+        // succeed, on the first request), so the request is retried like a connection error.
+        Code::Unknown if local.is_some() => SendError::retryable(reason),
         _ => SendError::permanent(reason),
     }
 }
@@ -289,5 +311,22 @@ mod tests {
             details(1, 0),
         ));
         assert_eq!(e.kind, super::super::Failure::Permanent);
+    }
+
+    #[test]
+    fn unknown_is_retried_only_when_the_connection_failed() {
+        // What tonic makes of a stream broken under a request: UNKNOWN, the error as source.
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "received fatal alert: CertificateRequired",
+        )));
+        assert_eq!(broken.code(), Code::Unknown);
+        let e = classify(&broken);
+        assert_eq!(e.kind, super::super::Failure::Retryable);
+        assert!(e.reason.contains("CertificateRequired"), "{}", e.reason);
+        // UNKNOWN sent by the upstream: permanent, as the OTLP specification says.
+        let e = classify(&Status::unknown("exporter bug"));
+        assert_eq!(e.kind, super::super::Failure::Permanent);
+        assert_eq!(e.reason, "gRPC Unknown: exporter bug");
     }
 }

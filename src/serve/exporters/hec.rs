@@ -33,6 +33,7 @@
 
 use super::http::{url, Answer, HttpClient, MAX_RESPONSE_BYTES};
 use super::json::{self, any_to_json, hex_id, record_time, Items, Record};
+use super::tls::Connector;
 use super::SendError;
 use crate::config::serve::{SplunkHecConfig, UpstreamConfig};
 use bytes::Bytes;
@@ -69,6 +70,7 @@ impl HecUpstream {
         endpoint: &str,
         config: &UpstreamConfig,
         max_bytes: usize,
+        connector: Connector,
     ) -> Result<HecUpstream, String> {
         let hec: &SplunkHecConfig = config
             .splunk_hec
@@ -76,7 +78,7 @@ impl HecUpstream {
             .ok_or("splunk_hec: required with protocol splunk_hec")?;
         let token = hec.token()?;
         Ok(HecUpstream {
-            client: HttpClient::new(endpoint, config, Some(format!("Splunk {token}")))?,
+            client: HttpClient::new(config, Some(format!("Splunk {token}")), connector)?,
             uri: event_url(endpoint)?,
             defaults: Arc::new(Defaults {
                 sourcetype: hec.sourcetype.clone(),
@@ -86,6 +88,11 @@ impl HecUpstream {
             max_bytes,
             token_refused: AtomicBool::new(false),
         })
+    }
+
+    /// The connector, whose TLS files the exporters reload.
+    pub(super) fn connector(&self) -> &Connector {
+        self.client.connector()
     }
 
     /// One HEC event per log record of a queued batch, and how many records had no body.

@@ -5,6 +5,7 @@
 //! in seconds or as an HTTP-date, as given, capped at `retry.max_backoff` and never jittered)
 //! and connection errors. Every other non-2xx status is permanent.
 
+use super::tls::Connector;
 use super::SendError;
 use crate::config::serve::{Compression, UpstreamConfig};
 use crate::serve::payload::{response_rejected, Signal};
@@ -14,8 +15,6 @@ use http::header::{
 };
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::io::Write;
@@ -30,16 +29,25 @@ pub(crate) struct HttpUpstream {
 }
 
 impl HttpUpstream {
-    pub(crate) fn new(endpoint: &str, config: &UpstreamConfig) -> Result<HttpUpstream, String> {
+    pub(crate) fn new(
+        endpoint: &str,
+        config: &UpstreamConfig,
+        connector: Connector,
+    ) -> Result<HttpUpstream, String> {
         let uris = [
             url(endpoint, Signal::Logs.http_path())?,
             url(endpoint, Signal::Traces.http_path())?,
             url(endpoint, Signal::Metrics.http_path())?,
         ];
         Ok(HttpUpstream {
-            client: HttpClient::new(endpoint, config, None)?,
+            client: HttpClient::new(config, None, connector)?,
             uris,
         })
+    }
+
+    /// The connector, whose TLS files the exporters reload.
+    pub(super) fn connector(&self) -> &Connector {
+        &self.client.connector
     }
 
     pub(crate) async fn send(&self, signal: Signal, body: Bytes) -> Result<u64, SendError> {
@@ -79,7 +87,9 @@ pub(super) fn url(endpoint: &str, path: &str) -> Result<Uri, String> {
 /// shared connector (TLS for `https://`), `upstream.headers` plus the backend's own
 /// `Authorization`, and gzip when `upstream.compression` asks for it.
 pub(super) struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
+    /// The client's connector, whose TLS files the exporters reload.
+    connector: Connector,
     headers: HeaderMap,
     gzip: bool,
 }
@@ -111,9 +121,9 @@ impl Answer {
 impl HttpClient {
     /// `authorization`, if given, is sent as the `Authorization` header (never logged).
     pub(super) fn new(
-        endpoint: &str,
         config: &UpstreamConfig,
         authorization: Option<String>,
+        connector: Connector,
     ) -> Result<HttpClient, String> {
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -129,13 +139,18 @@ impl HttpClient {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let connector = super::tls::connector(endpoint, config, super::tls::Alpn::Http1And2)?;
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = Client::builder(TokioExecutor::new()).build(connector.clone());
         Ok(HttpClient {
             client,
+            connector,
             headers,
             gzip: config.compression == Compression::Gzip,
         })
+    }
+
+    /// The client's connector.
+    pub(super) fn connector(&self) -> &Connector {
+        &self.connector
     }
 
     /// POST `body` (gzipped first when configured) and read at most `max_response` bytes of

@@ -120,26 +120,49 @@ pub(crate) enum Upstream {
 }
 
 impl Upstream {
-    /// Build the client for the configured endpoint (connections are made lazily).
-    pub(crate) fn build(config: &ServeConfig) -> Result<Upstream, String> {
+    /// Build the client for the configured endpoint (connections are made lazily). The TLS
+    /// files are loaded here, their metrics registered in `counters`.
+    pub(crate) fn build(
+        config: &ServeConfig,
+        counters: &Arc<Counters>,
+    ) -> Result<Upstream, String> {
         let up = &config.upstream;
         let Some(endpoint) = &up.endpoint else {
             return Ok(Upstream::Stdout(stdout::StdoutUpstream::new()?));
         };
-        Ok(match config.protocol() {
-            UpstreamProtocol::Grpc => Upstream::Grpc(grpc::GrpcUpstream::new(endpoint, up)?),
+        let protocol = config.protocol();
+        // gRPC is HTTP/2 only; the HTTP upstreams take either.
+        let alpn = match protocol {
+            UpstreamProtocol::Grpc => tls::Alpn::Http2,
+            _ => tls::Alpn::Http1And2,
+        };
+        let connector = tls::connector(endpoint, up, alpn, counters.clone())?;
+        let max_bytes = config.batch.max_bytes.as_usize();
+        Ok(match protocol {
+            UpstreamProtocol::Grpc => {
+                Upstream::Grpc(grpc::GrpcUpstream::new(endpoint, up, connector)?)
+            }
             UpstreamProtocol::HttpProtobuf => {
-                Upstream::Http(Box::new(http::HttpUpstream::new(endpoint, up)?))
+                Upstream::Http(Box::new(http::HttpUpstream::new(endpoint, up, connector)?))
             }
             UpstreamProtocol::SplunkHec => Upstream::Hec(Box::new(hec::HecUpstream::new(
-                endpoint,
-                up,
-                config.batch.max_bytes.as_usize(),
+                endpoint, up, max_bytes, connector,
             )?)),
             UpstreamProtocol::Elasticsearch => Upstream::Elastic(Box::new(
-                elastic::ElasticUpstream::new(endpoint, up, config.batch.max_bytes.as_usize())?,
+                elastic::ElasticUpstream::new(endpoint, up, max_bytes, connector)?,
             )),
         })
+    }
+
+    /// The network connector, whose TLS files are reloaded; `None` for stdout.
+    fn connector(&self) -> Option<&tls::Connector> {
+        match self {
+            Upstream::Grpc(g) => Some(g.connector()),
+            Upstream::Http(h) => Some(h.connector()),
+            Upstream::Hec(h) => Some(h.connector()),
+            Upstream::Elastic(e) => Some(e.connector()),
+            Upstream::Stdout(_) => None,
+        }
     }
 
     /// Make a queued batch into what is sent, once per delivery. Returns the payload and how
@@ -235,13 +258,18 @@ pub(crate) fn describe(config: &ServeConfig) -> String {
 /// The exporter tasks.
 pub(crate) struct Exporting {
     tasks: JoinSet<()>,
+    /// The upstream TLS files' reload task, aborted when this is dropped (after the lanes
+    /// drained, in [`Exporting::join`]).
+    reload: JoinSet<()>,
     closed: Arc<Closed>,
 }
 
 impl Exporting {
-    /// Wait until every lane is closed and every batch delivered or dropped.
+    /// Wait until every lane is closed and every batch delivered or dropped; then stop
+    /// reloading the TLS files.
     pub(crate) async fn join(mut self) {
         while self.tasks.join_next().await.is_some() {}
+        self.reload.shutdown().await;
     }
 
     /// Whether (and when) the output went away for good.
@@ -317,6 +345,10 @@ pub(crate) fn spawn(
     lanes: LaneReceivers,
     counters: Arc<Counters>,
 ) -> Exporting {
+    let mut reload = JoinSet::new();
+    if let Some(c) = upstream.connector() {
+        c.spawn_reload(&mut reload);
+    }
     let upstream = Arc::new(upstream);
     let delivery = Delivery {
         timeout: config.upstream.timeout.0,
@@ -344,7 +376,11 @@ pub(crate) fn spawn(
         };
         tasks.spawn(lane.run());
     }
-    Exporting { tasks, closed }
+    Exporting {
+        tasks,
+        reload,
+        closed,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

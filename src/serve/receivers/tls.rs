@@ -7,21 +7,20 @@
 //! `caviard_tls_handshake_failures_total{receiver}`; the listener keeps serving. Failures are
 //! logged at debug level with rustls' reason and the peer address, never with what was sent.
 //!
-//! Rotation: every `reload_interval` the files are read and hashed; when the hash changed the
-//! server configuration is rebuilt with the same checks as at start-up and used for the next
-//! handshakes (connections already open keep theirs). A change that does not load (a key
-//! written before its certificate, a truncated file) keeps the previous configuration and is
-//! logged once as a warning naming the fields and files, never their content; the next
-//! change is tried again.
+//! Rotation (`reload_interval`, shared with the upstream's TLS: see
+//! [`crate::serve::tls_files`]): changed files are loaded for the next handshakes
+//! (connections already open keep theirs); a change that does not load keeps the previous
+//! certificate, with a warning naming the fields and files, never their content.
 
 use super::stopped;
-use crate::config::serve::receiver_tls::{server_config, ReceiverTlsConfig};
+use crate::config::serve::receiver_tls::{server_config_and_leaf, ReceiverTlsConfig};
 use crate::serve::telemetry::Counters;
+use crate::serve::tls_files::{Loaded, Reloading, Role};
 use crate::serve::ServeError;
 use rustls::ServerConfig;
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -35,17 +34,12 @@ pub(super) const ALPN_GRPC: &[&[u8]] = &[b"h2"];
 /// Syslog over TLS (RFC 5425) names no application protocol.
 pub(super) const ALPN_NONE: &[&[u8]] = &[];
 
-/// One receiver's TLS: the server configuration in force and what is needed to rebuild it.
+/// One receiver's TLS: the server configuration in force, rebuilt when its files change.
 pub(super) struct Tls {
     /// Receiver name, the metric label (`otlp_http`).
     receiver: &'static str,
-    /// Dotted path of the settings (`serve.otlp_http.tls`), for messages.
-    path: &'static str,
-    settings: ReceiverTlsConfig,
-    alpn: &'static [&'static [u8]],
-    current: RwLock<Arc<ServerConfig>>,
-    /// The files' hash when `current` was first built.
-    loaded: [u8; 32],
+    handshake_timeout: Duration,
+    config: Arc<Reloading<ServerConfig>>,
     counters: Arc<Counters>,
 }
 
@@ -59,8 +53,16 @@ impl Tls {
         alpn: &'static [&'static [u8]],
         counters: Arc<Counters>,
     ) -> Result<Arc<Tls>, ServeError> {
-        let loaded = fingerprint(settings);
-        let config = build(path, settings, alpn).map_err(ServeError::Config)?;
+        let owned = settings.clone();
+        let config = Reloading::new(
+            (Role::Receiver(receiver), path),
+            &settings.files(),
+            settings.cert_file.as_deref(),
+            settings.reload_interval.0,
+            counters.clone(),
+            Box::new(move || build(path, &owned, alpn)),
+        )
+        .map_err(ServeError::Config)?;
         counters.register_tls(receiver);
         tracing::info!(
             receiver,
@@ -70,11 +72,8 @@ impl Tls {
         );
         Ok(Arc::new(Tls {
             receiver,
-            path,
-            settings: settings.clone(),
-            alpn,
-            current: RwLock::new(Arc::new(config)),
-            loaded,
+            handshake_timeout: settings.handshake_timeout.0,
+            config,
             counters,
         }))
     }
@@ -86,14 +85,9 @@ impl Tls {
         tcp: TcpStream,
         peer: SocketAddr,
     ) -> Option<TlsStream<TcpStream>> {
-        let config = self
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let handshake = TlsAcceptor::from(config).accept(tcp);
+        let handshake = TlsAcceptor::from(self.config.current()).accept(tcp);
         let receiver = self.receiver;
-        match tokio::time::timeout(self.settings.handshake_timeout.0, handshake).await {
+        match tokio::time::timeout(self.handshake_timeout, handshake).await {
             Ok(Ok(stream)) => return Some(stream),
             Ok(Err(e)) => {
                 tracing::debug!(receiver, %peer, error = %e, "TLS handshake failed; connection closed.");
@@ -107,92 +101,23 @@ impl Tls {
     }
 
     /// Check the files every `reload_interval` until `stop`, reloading them when they change.
-    pub(super) fn spawn_reload(
-        self: &Arc<Self>,
-        tasks: &mut JoinSet<()>,
-        stop: watch::Receiver<bool>,
-    ) {
-        let tls = self.clone();
-        tasks.spawn(async move {
-            let mut seen = tls.loaded;
-            let mut tick = tokio::time::interval(tls.settings.reload_interval.0);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            let stopping = stopped(stop);
-            tokio::pin!(stopping);
-            loop {
-                tokio::select! {
-                    () = &mut stopping => return,
-                    _ = tick.tick() => {}
-                }
-                let check = tls.clone();
-                match tokio::task::spawn_blocking(move || check.reload_if_changed(seen)).await {
-                    Ok(now) => seen = now,
-                    Err(e) => tracing::warn!(error = %e, "TLS reload check failed."),
-                }
-            }
-        });
-    }
-
-    /// Rebuild the configuration if the files' hash differs from `seen`; the hash now.
-    fn reload_if_changed(&self, seen: [u8; 32]) -> [u8; 32] {
-        let now = fingerprint(&self.settings);
-        if now == seen {
-            return now;
-        }
-        match build(self.path, &self.settings, self.alpn) {
-            Ok(config) => {
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
-                tracing::info!(
-                    receiver = self.receiver,
-                    "TLS files changed; reloaded for new connections."
-                );
-            }
-            Err(problems) => tracing::warn!(
-                receiver = self.receiver,
-                problems = %problems.join("; "),
-                "TLS files changed but do not load; keeping the previous certificate."
-            ),
-        }
-        now
+    pub(super) fn spawn_reload(&self, tasks: &mut JoinSet<()>, stop: watch::Receiver<bool>) {
+        self.config.spawn_reload(tasks, stopped(stop));
     }
 }
 
-/// The server configuration with the receiver's ALPN.
+/// The server configuration with the receiver's ALPN, and its certificate.
 fn build(
     path: &str,
     settings: &ReceiverTlsConfig,
     alpn: &[&[u8]],
-) -> Result<ServerConfig, Vec<String>> {
-    let mut config = server_config(path, settings)?;
+) -> Result<Loaded<ServerConfig>, Vec<String>> {
+    let (mut config, leaf) = server_config_and_leaf(path, settings)?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(config)
-}
-
-/// SHA-256 over the three files' contents (an unreadable file hashes as its error kind), so
-/// any change is seen whatever the file system's timestamps do, including the symbolic-link
-/// swap of a Kubernetes Secret volume.
-fn fingerprint(settings: &ReceiverTlsConfig) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for file in [
-        &settings.cert_file,
-        &settings.key_file,
-        &settings.client_ca_file,
-    ] {
-        match file.as_deref().map(std::fs::read) {
-            None => h.update([0]),
-            Some(Ok(bytes)) => {
-                h.update([1]);
-                h.update((bytes.len() as u64).to_le_bytes());
-                h.update(&bytes);
-            }
-            Some(Err(e)) => {
-                h.update([2]);
-                h.update(e.kind().to_string().as_bytes());
-            }
-        }
-    }
-    h.finalize().into()
+    Ok(Loaded {
+        value: config,
+        leaf: Some(leaf),
+    })
 }
 
 /// A handshaken connection as tonic serves it: the TLS stream, with the TCP connection's
