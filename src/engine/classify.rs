@@ -205,14 +205,16 @@ fn window<'a>(line: &'a [u8], k: usize, pad: &'a mut [u8; 65]) -> (&'a [u8; 65],
     }
 }
 
-/// Classify `line` into `out` (cleared first), one [`Block`] per 64 bytes; bytes past the end
-/// of the line have no class.
+/// Classify `line` into `out` (replacing what it held), one [`Block`] per 64 bytes; bytes
+/// past the end of the line have no class.
 #[inline(never)]
 pub(crate) fn classify(line: &[u8], classes: &Classes, out: &mut Vec<Block>) {
-    out.clear();
     // Filled in place: a `push` (which may call the allocator) between the vector compares
-    // and the stores makes the compiler spill the compare results byte by byte.
-    out.resize(line.len().div_ceil(64), Block::default());
+    // and the stores makes the compiler spill the compare results byte by byte. Every slot is
+    // written below, so blocks left from the previous line are not zeroed first.
+    let blocks = line.len().div_ceil(64);
+    out.truncate(blocks);
+    out.resize(blocks, Block::default());
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if classes.vector {
         if std::arch::is_x86_feature_detected!("avx2") {
