@@ -300,6 +300,10 @@ fn process(
         }
         Processing::Passthrough => Default::default(),
     };
+    let retention = match processing {
+        Processing::RedactAndTag(_, tags) => tags.retention.as_deref(),
+        _ => None,
+    };
     shared.counters.redacted(report.redactions, report.rejected);
     if report.rejected > 0 && report.rejected == received {
         return Err(SubmitError::Unprocessable { records: received });
@@ -307,7 +311,7 @@ fn process(
     let records = request.records();
     // Audit counters count what was forwarded, once: a refused request is retried.
     if records == 0 {
-        shared.counters.audit(receiver, signal, &tally);
+        shared.counters.audit(receiver, signal, &tally, retention);
         return Ok(Accepted {
             rejected: report.rejected,
         });
@@ -328,7 +332,7 @@ fn process(
         .push(signal, Batch { encoded, permit })
         .map_err(|_| SubmitError::ShuttingDown)?;
     shared.counters.queued(records as u64);
-    shared.counters.audit(receiver, signal, &tally);
+    shared.counters.audit(receiver, signal, &tally, retention);
     Ok(Accepted {
         rejected: report.rejected,
     })

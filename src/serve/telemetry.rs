@@ -51,8 +51,6 @@ pub(crate) struct Counters {
     by_receiver: Labeled,
     /// Per signal, records by retention class.
     by_class: [Labeled; 3],
-    /// Class names by [`ClassId`](crate::retention::ClassId) index, set at start.
-    class_names: RwLock<Vec<String>>,
 }
 
 /// Who presents a certificate: a role (`receiver`, `upstream`) and, for a receiver, its name.
@@ -113,22 +111,25 @@ impl Counters {
             self.by_receiver.add(r, 0);
         }
         if let Some(p) = retention {
-            let names: Vec<String> = p.classes().iter().map(|c| c.name().to_string()).collect();
             for lane in &self.by_class {
-                for n in &names {
-                    lane.add(n, 0);
+                for c in p.classes() {
+                    lane.add(c.name(), 0);
                 }
             }
-            *self
-                .class_names
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = names;
         }
     }
 
     /// Count what one forwarded request carried: redactions by category, rule and receiver,
-    /// records by retention class.
-    pub(crate) fn audit(&self, receiver: &str, signal: Signal, tally: &Tally) {
+    /// records by retention class. The class ids of `tally` are those of `retention`, the
+    /// policy the request was tagged with (after a reload, another request may run under the
+    /// new one).
+    pub(crate) fn audit(
+        &self,
+        receiver: &str,
+        signal: Signal,
+        tally: &Tally,
+        retention: Option<&RetentionPolicy>,
+    ) {
         let total = tally.summary.total();
         if total > 0 {
             self.by_receiver.add(receiver, u64::from(total));
@@ -139,15 +140,10 @@ impl Counters {
                 self.by_rule.add(r, u64::from(n));
             }
         }
-        if tally.classes.iter().any(|&n| n > 0) {
-            let names = self
-                .class_names
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            for (i, &n) in tally.classes.iter().enumerate() {
-                if let (Some(name), true) = (names.get(i), n > 0) {
-                    self.by_class[signal.index()].add(name, n);
-                }
+        let classes = retention.map_or(&[][..], RetentionPolicy::classes);
+        for (i, &n) in tally.classes.iter().enumerate() {
+            if let (Some(class), true) = (classes.get(i), n > 0) {
+                self.by_class[signal.index()].add(class.name(), n);
             }
         }
     }
