@@ -59,12 +59,29 @@ pub(crate) struct Classes {
 
 /// Teddy's two-byte filter: byte `a` followed by byte `b` may start a literal when
 /// `lo1[a & 15] & hi1[a >> 4] & lo2[b & 15] & hi2[b >> 4] != 0` (bit `k`: bucket `k`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PairFilter {
     lo1: [u8; 16],
     hi1: [u8; 16],
     lo2: [u8; 16],
     hi2: [u8; 16],
+    /// The same tables combined per byte, for the paths without `pshufb`: the buckets each
+    /// byte may open (`lo1 & hi1`) and continue (`lo2 & hi2`).
+    opens: Box<[u8; 256]>,
+    continues: Box<[u8; 256]>,
+}
+
+impl Default for PairFilter {
+    fn default() -> Self {
+        PairFilter {
+            lo1: [0; 16],
+            hi1: [0; 16],
+            lo2: [0; 16],
+            hi2: [0; 16],
+            opens: Box::new([0; 256]),
+            continues: Box::new([0; 256]),
+        }
+    }
 }
 
 impl PairFilter {
@@ -140,17 +157,18 @@ impl PairFilter {
                 f.hi2[n] |= set(b.hi2);
             }
         }
+        for b in 0..=255u8 {
+            let (lo, hi) = ((b & 15) as usize, (b >> 4) as usize);
+            f.opens[b as usize] = f.lo1[lo] & f.hi1[hi];
+            f.continues[b as usize] = f.lo2[lo] & f.hi2[hi];
+        }
         f
     }
 
     /// Whether byte `a` followed by `b` may start a literal.
     #[inline(always)]
     pub(crate) fn may_start(&self, a: u8, b: u8) -> bool {
-        self.lo1[(a & 15) as usize]
-            & self.hi1[(a >> 4) as usize]
-            & self.lo2[(b & 15) as usize]
-            & self.hi2[(b >> 4) as usize]
-            != 0
+        self.opens[a as usize] & self.continues[b as usize] != 0
     }
 
     /// The pair marks of `window[..len]`, each byte with the one after it (`window` holds at
@@ -165,8 +183,7 @@ impl PairFilter {
     }
 }
 
-/// The fixed part of the class of `b` in the byte pass: everything but [`LITERAL_FIRST`]
-/// (the vector path computes exactly this).
+/// The class of `b` in the byte pass (the vector path computes exactly this).
 pub(crate) fn fixed_class(b: u8) -> u8 {
     let c = match b {
         b'0'..=b'9' => WORD | DIGIT,
@@ -451,7 +468,9 @@ mod avx2 {
     /// [`super::classify`] with AVX2, into `out` already sized.
     #[target_feature(enable = "avx2")]
     pub(super) fn classify(line: &[u8], classes: &Classes, out: &mut [Block]) {
-        let PairFilter { lo1, hi1, lo2, hi2 } = &classes.pairs;
+        let PairFilter {
+            lo1, hi1, lo2, hi2, ..
+        } = &classes.pairs;
         let t = Tables {
             lo1: table(lo1),
             hi1: table(hi1),
