@@ -225,6 +225,10 @@ fn a_watched_key_file_rotates_pseudonyms_without_a_restart() {
         !stderr.contains("first-key") && !stderr.contains("second-key"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("key changed but its key_id did not"),
+        "a new key under the same id is flagged: {stderr}"
+    );
 
     // A change to the serve section is reported as needing a restart; the policy part of
     // the same edit still applies.
@@ -240,6 +244,14 @@ fn a_watched_key_file_rotates_pseudonyms_without_a_restart() {
         line_of(&proxy, 3).contains("[EMAIL:k2:"),
         "{}",
         line_of(&proxy, 3)
+    );
+    assert_eq!(
+        proxy
+            .stderr()
+            .matches("key changed but its key_id did not")
+            .count(),
+        1,
+        "a new id with the same key is not flagged"
     );
     assert!(
         proxy.stderr().contains("serve section changed"),

@@ -23,17 +23,28 @@ pub(super) struct Reloader {
     handle: Arc<PolicyHandle>,
     serve_section: Option<serde_yaml_ng::Value>,
     fingerprint: [u8; 32],
+    /// The running pseudonym key's id and digest.
+    key: Option<(String, [u8; 32])>,
+}
+
+/// The pseudonym key id of `config` and a digest of its key (never logged).
+fn pseudonym_key(config: &Config) -> Option<(String, [u8; 32])> {
+    let p = config.policy.pseudonym.as_ref()?;
+    let key = p.read_key().ok()?;
+    Some((p.key_id.clone(), Sha256::digest(key).into()))
 }
 
 impl Reloader {
     /// The reloader of the policy `handle` runs, built from the file at `path` as it is now.
     pub(super) fn new(path: &Path, handle: Arc<PolicyHandle>) -> Reloader {
         let text = std::fs::read_to_string(path).unwrap_or_default();
+        let config = Config::parse(&text).ok();
         Reloader {
             path: path.to_path_buf(),
             handle,
             serve_section: serve_section(&text),
-            fingerprint: fingerprint(path, Config::parse(&text).ok().as_ref()),
+            fingerprint: fingerprint(path, config.as_ref()),
+            key: config.as_ref().and_then(pseudonym_key),
         }
     }
 
@@ -71,6 +82,16 @@ impl Reloader {
             );
             self.serve_section = section;
         }
+        let key = pseudonym_key(&config);
+        if let (Some((old_id, old)), Some((id, new))) = (&self.key, &key) {
+            if old_id == id && old != new {
+                tracing::warn!(
+                    pseudonym_key_id = %id,
+                    "The pseudonym key changed but its key_id did not: pseudonyms made before and after this reload carry the same id and cannot be told apart. Change policy.pseudonym.key_id with the key."
+                );
+            }
+        }
+        self.key = key;
         let (rules, key_rules) = redactor.rule_counts();
         let key_id = config.policy.pseudonym.as_ref().map(|p| p.key_id.clone());
         self.handle
