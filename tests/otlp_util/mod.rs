@@ -206,12 +206,14 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Start on fresh ports.
+    /// Start on fresh ports, bound at once (a port found free and bound later can be taken by
+    /// another test in between).
     pub fn start() -> Upstream {
-        Upstream::start_on(free_port(), free_port())
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Upstream::start_on(any, any)
     }
 
-    /// Start on the given ports (to come back where a proxy expects it).
+    /// Start on the given ports (to come back where a proxy expects it; port 0: any).
     pub fn start_on(grpc: SocketAddr, http: SocketAddr) -> Upstream {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -225,6 +227,10 @@ impl Upstream {
         let http_listener = runtime
             .block_on(tokio::net::TcpListener::bind(http))
             .unwrap();
+        let (grpc, http) = (
+            grpc_listener.local_addr().unwrap(),
+            http_listener.local_addr().unwrap(),
+        );
         let r = recorder.clone();
         runtime.spawn(async move {
             let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
