@@ -422,12 +422,12 @@ fn octet_counted(msg: &str) -> Vec<u8> {
 fn syslog_over_tls_delivers_redacted_and_refuses_plaintext() {
     let pki = Pki::new();
     let upstream = Upstream::start();
-    let port = free_port();
-    let yaml = format!(
-        "serve:\n  syslog:\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n    tcp_tls: {}\n",
-        pki.block("handshake_timeout: 1s")
-    );
-    let proxy = Proxy::start(&["--upstream", &upstream.grpc_url()], Some(&yaml), &[]);
+    let (proxy, port) = Proxy::start_on_free_port(&["--upstream", &upstream.grpc_url()], |port| {
+        format!(
+            "serve:\n  syslog:\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n    tcp_tls: {}\n",
+            pki.block("handshake_timeout: 1s")
+        )
+    });
     let mut data = octet_counted(
         "<11>1 2024-05-01T10:00:00Z web01 billing - - - tls-1: card 4111 1111 1111 1111 for jean.dupont@example.fr",
     );
@@ -521,12 +521,12 @@ fn rsyslog_forwards_over_mutual_tls() {
     }
     let pki = Pki::new();
     let upstream = Upstream::start();
-    let port = free_port();
-    let yaml = format!(
-        "serve:\n  syslog:\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n    tcp_tls: {}\n",
-        pki.block(&format!("client_ca_file: '{}'", path(&pki.ca_file)))
-    );
-    let proxy = Proxy::start(&["--upstream", &upstream.grpc_url()], Some(&yaml), &[]);
+    let (proxy, port) = Proxy::start_on_free_port(&["--upstream", &upstream.grpc_url()], |port| {
+        format!(
+            "serve:\n  syslog:\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n    tcp_tls: {}\n",
+            pki.block(&format!("client_ca_file: '{}'", path(&pki.ca_file)))
+        )
+    });
 
     let n = 20;
     let (trusted_cert, trusted_key) = pki.client("rsyslog");

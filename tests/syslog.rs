@@ -14,12 +14,11 @@ use std::process::Command;
 use std::time::Duration;
 
 fn proxy_with_syslog(upstream: &Upstream, extra: &str) -> (Proxy, SocketAddr) {
-    let port = free_port();
-    let yaml = format!(
-        "serve:\n  syslog:\n    udp_listen: '{port}'\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n{extra}"
-    );
-    let proxy = Proxy::start(&["--upstream", &upstream.grpc_url()], Some(&yaml), &[]);
-    (proxy, port)
+    Proxy::start_on_free_port(&["--upstream", &upstream.grpc_url()], |port| {
+        format!(
+            "serve:\n  syslog:\n    udp_listen: '{port}'\n    tcp_listen: '{port}'\n    max_batch_delay: 50ms\n{extra}"
+        )
+    })
 }
 
 fn logger(port: SocketAddr, args: &[&str], message: &str) {

@@ -455,6 +455,35 @@ impl Proxy {
         env: &[(&str, &str)],
         stdout_closed: bool,
     ) -> Proxy {
+        Proxy::try_spawn(args, config_yaml, env, stdout_closed)
+            .unwrap_or_else(|stderr| panic!("caviard serve did not start; stderr:\n{stderr}"))
+    }
+
+    /// Start `caviard serve` with the config `yaml(port)`, `port` a loopback port found free
+    /// for a receiver the test talks to directly (syslog). Another test can take the port
+    /// between that check and caviard's bind: caviard then exits, and another port is tried.
+    pub fn start_on_free_port(
+        args: &[&str],
+        yaml: impl Fn(SocketAddr) -> String,
+    ) -> (Proxy, SocketAddr) {
+        for _ in 0..4 {
+            let port = free_port();
+            match Proxy::try_spawn(args, Some(&yaml(port)), &[], false) {
+                Ok(p) => return (p, port),
+                Err(stderr) if stderr.contains("cannot listen") => continue,
+                Err(stderr) => panic!("caviard serve did not start; stderr:\n{stderr}"),
+            }
+        }
+        panic!("caviard serve could not bind a free port in four tries");
+    }
+
+    /// [`Proxy::spawn`], or caviard's stderr when it did not start listening.
+    fn try_spawn(
+        args: &[&str],
+        config_yaml: Option<&str>,
+        env: &[(&str, &str)],
+        stdout_closed: bool,
+    ) -> Result<Proxy, String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_caviard"));
         cmd.arg("serve")
             .args(["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"])
@@ -508,10 +537,9 @@ impl Proxy {
         while grpc.is_none() || http.is_none() {
             let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
                 let _ = child.kill();
-                panic!(
-                    "caviard serve did not start; stderr:\n{}",
-                    stderr.lock().unwrap()
-                );
+                let _ = child.wait();
+                let _ = stderr_reader.join();
+                return Err(stderr.lock().unwrap().clone());
             };
             let addr = |l: &str| l.rsplit(' ').next().unwrap().parse::<SocketAddr>().unwrap();
             if line.starts_with("otlp_grpc listening on") {
@@ -520,14 +548,14 @@ impl Proxy {
                 http = Some(addr(&line));
             }
         }
-        Proxy {
+        Ok(Proxy {
             child: Some(child),
             grpc: grpc.unwrap(),
             http: http.unwrap(),
             stderr,
             stderr_reader: Some(stderr_reader),
             stdout,
-        }
+        })
     }
 
     pub fn grpc_url(&self) -> String {
