@@ -217,25 +217,16 @@ fn hec_seqs(events: &[Json]) -> BTreeMap<i64, usize> {
     out
 }
 
-/// The value of a `/metrics` sample line, e.g. `caviard_export_dropped_records_total{signal="logs"}`.
 fn metric(proxy: &Proxy, sample: &str) -> Option<u64> {
-    let text =
-        String::from_utf8(http_request(proxy.http, "GET", "/metrics", &[], b"").body).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+    proxy.metric(sample)
 }
 
 fn wait_metric(proxy: &Proxy, sample: &str, want: u64) {
-    let start = Instant::now();
-    while metric(proxy, sample) != Some(want) {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{sample} is {:?}, want {want}; stderr:\n{}",
-            metric(proxy, sample),
-            proxy.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        &format!("{sample} == {want}; stderr:\n{}", proxy.stderr()),
+        Duration::from_secs(15),
+        || metric(proxy, sample) == Some(want),
+    );
 }
 
 const DROPPED: &str = "caviard_export_dropped_records_total{signal=\"logs\"}";

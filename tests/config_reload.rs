@@ -53,26 +53,18 @@ fn line_of(proxy: &Proxy, seq: u32) -> String {
 }
 
 fn metric(proxy: &Proxy, series: &str) -> u64 {
-    let r = http_request(proxy.http, "GET", "/metrics", &[], b"");
-    assert_eq!(r.status, 200);
-    String::from_utf8(r.body)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    proxy
+        .metric(series)
         .unwrap_or_else(|| panic!("no series {series}"))
 }
 
 /// Wait until `series` reaches `n`.
 fn wait_metric(proxy: &Proxy, series: &str, n: u64) {
-    let start = Instant::now();
-    while metric(proxy, series) < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{series} stayed below {n}; stderr:\n{}",
-            proxy.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        &format!("{series} >= {n}; stderr:\n{}", proxy.stderr()),
+        Duration::from_secs(20),
+        || metric(proxy, series) >= n,
+    );
 }
 
 fn hup(proxy: &Proxy) {

@@ -36,6 +36,9 @@ struct TlsFront {
     refused: Arc<AtomicUsize>,
 }
 
+/// How long a test waits for something caviard does in the background.
+const WAIT: Duration = Duration::from_secs(15);
+
 /// The front's configuration: `leaf`, and with `client_ca` a client certificate it signed
 /// required.
 fn front_config(leaf: &Leaf, client_ca: Option<&Ca>) -> tokio_rustls::TlsAcceptor {
@@ -290,18 +293,6 @@ fn assert_logged(proxy: &Proxy, context: &str, wanted: &[&str], secrets: &[&str]
     }
 }
 
-/// Wait until `done` holds, or panic after 15 s.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn path(p: &Path) -> String {
     p.display().to_string()
 }
@@ -362,7 +353,7 @@ fn certificate_from_an_unknown_ca_is_refused_and_retried() {
         let tls = [format!("ca_file: {}", path(&trusted_file))];
         let proxy = Proxy::start(&[], Some(&config(&endpoint, protocol, &tls)), &[]);
         send_logs(&proxy, 3);
-        wait_until(&format!("{protocol}: two retries"), || {
+        wait_until(&format!("{protocol}: two retries"), WAIT, || {
             log_retries(&proxy) >= 2
         });
         assert!(front.refused() >= 1, "{protocol}: no refused handshake");
@@ -402,7 +393,7 @@ fn mutual_tls_presents_the_client_certificate() {
         let tls = [format!("ca_file: {}", path(&pki.ca_file))];
         let proxy = Proxy::start(&[], Some(&config(&endpoint, protocol, &tls)), &[]);
         send_logs(&proxy, 2);
-        wait_until(&format!("{protocol}: a refused handshake"), || {
+        wait_until(&format!("{protocol}: a refused handshake"), WAIT, || {
             front.refused() > 0
         });
         drop(proxy);
@@ -566,7 +557,7 @@ fn rotated_client_certificate_is_used_without_a_restart_and_nothing_is_lost() {
         );
         // Acknowledged too: no request is in flight when the connections are cut below (one
         // would be retried after the upstream took it, and arrive twice).
-        wait_until(&format!("{protocol}: 5 records acknowledged"), || {
+        wait_until(&format!("{protocol}: 5 records acknowledged"), WAIT, || {
             sample(&proxy, EXPORTED_LOGS) == Some(5)
         });
 
@@ -575,9 +566,11 @@ fn rotated_client_certificate_is_used_without_a_restart_and_nothing_is_lost() {
         front.require(&server, &new_ca);
         let refused = front.refused();
         send_log_seqs(&proxy, 5..10);
-        wait_until(&format!("{protocol}: old certificate refused"), || {
-            front.refused() >= refused + 2
-        });
+        wait_until(
+            &format!("{protocol}: old certificate refused"),
+            WAIT,
+            || front.refused() >= refused + 2,
+        );
         assert_eq!(upstream.received().log_records().len(), 5, "{protocol}");
 
         let new = new_ca.leaf(&["caviard-client"]);
@@ -630,7 +623,7 @@ fn broken_rotation_keeps_the_previous_client_certificate() {
     assert_eq!(sample(&proxy, UPSTREAM_RELOAD_FAILURES), Some(0));
     send_log_seqs(&proxy, 0..3);
     // Acknowledged, so nothing is in flight when the connections are cut below.
-    wait_until("3 records acknowledged", || {
+    wait_until("3 records acknowledged", WAIT, || {
         sample(&proxy, EXPORTED_LOGS) == Some(3)
     });
 
@@ -639,7 +632,7 @@ fn broken_rotation_keeps_the_previous_client_certificate() {
         "-----BEGIN PRIVATE KEY-----\nSECRETKEYMATERIAL!!\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    wait_until("the failed reload counted", || {
+    wait_until("the failed reload counted", WAIT, || {
         sample(&proxy, UPSTREAM_RELOAD_FAILURES) == Some(1)
     });
     assert_logged(
@@ -711,7 +704,7 @@ fn certificate_expiry_gauge_follows_rotation() {
     let renewed = ca.leaf_until(&["caviard-client"], (2032, 3, 1));
     renewed.write(dir.path(), "client");
     // 2032-03-01T00:00:00Z.
-    wait_until("the renewed certificate's expiry", || {
+    wait_until("the renewed certificate's expiry", WAIT, || {
         sample(&proxy, &upstream) == Some(1_961_712_000)
     });
     assert_eq!(sample(&proxy, &receiver), Some(1_893_542_400));

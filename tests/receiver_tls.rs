@@ -65,6 +65,9 @@ impl Pki {
     }
 }
 
+/// How long a test waits for something caviard does in the background.
+const WAIT: Duration = Duration::from_secs(20);
+
 fn path(p: &Path) -> String {
     p.display().to_string()
 }
@@ -116,18 +119,6 @@ fn handshake_failures(metrics: &str, receiver: &str) -> u64 {
 /// `/metrics` over plain HTTP (tests whose HTTP receiver has no TLS).
 fn plain_metrics(proxy: &Proxy) -> String {
     String::from_utf8(http_request(proxy.http, "GET", "/metrics", &[], b"").body).unwrap()
-}
-
-/// Wait until `done` holds, or panic after 20 s.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn assert_nothing_secret_logged(proxy: &Proxy, key: &Path) {
@@ -186,7 +177,7 @@ fn otlp_http_over_tls_serves_http1_and_h2_and_records_arrive_redacted() {
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
-    wait_until("the plaintext handshake counted", || {
+    wait_until("the plaintext handshake counted", WAIT, || {
         handshake_failures(&metrics(), "otlp_http") == 1
     });
     // Only receivers with TLS have the series.
@@ -361,7 +352,7 @@ fn grpc_tls_port_survives_failed_handshakes() {
     let ca = path(&pki.ca_file);
     let anonymous = curl(&["--http2", "--cacert", &ca, &format!("https://{url}/")]);
     assert!(!anonymous.status.success());
-    wait_until("two failed handshakes", || {
+    wait_until("two failed handshakes", WAIT, || {
         handshake_failures(&plain_metrics(&proxy), "otlp_grpc") == 2
     });
     // A client with a certificate reaches tonic: a gRPC answer (an error for this path,
@@ -540,7 +531,7 @@ fn rsyslog_forwards_over_mutual_tls() {
         .leaf(&["rsyslog-stranger"])
         .write(dir.path(), "stranger");
     let stranger = Rsyslog::start(port, &pki.ca_file, &cert, &key, "tls-stranger", n);
-    wait_until("the stranger's handshakes to be refused", || {
+    wait_until("the stranger's handshakes to be refused", WAIT, || {
         handshake_failures(&plain_metrics(&proxy), "syslog_tcp") >= 1
     });
     let trusted_log = trusted.stop();
@@ -642,7 +633,7 @@ fn rotated_certificate_is_served_without_a_restart() {
     let old_key = std::fs::read_to_string(&pki.key).unwrap();
     let broken: String = old_key.lines().take(2).collect::<Vec<_>>().join("\n");
     std::fs::write(&pki.key, &broken).unwrap();
-    wait_until("the failed reload logged", || {
+    wait_until("the failed reload logged", WAIT, || {
         proxy
             .stderr()
             .contains("TLS files changed but do not load; keeping the previous certificate.")
@@ -674,7 +665,7 @@ fn rotated_certificate_is_served_without_a_restart() {
     let leaf = new_ca.leaf(&["localhost", "127.0.0.1"]);
     std::fs::write(&pki.cert, &leaf.cert_pem).unwrap();
     std::fs::write(&pki.key, &leaf.key_pem).unwrap();
-    wait_until("the new certificate served", || trusts(&new_ca_file));
+    wait_until("the new certificate served", WAIT, || trusts(&new_ca_file));
     assert!(!trusts(&pki.ca_file), "the old certificate is still served");
     assert!(proxy
         .stderr()

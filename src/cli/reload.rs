@@ -50,21 +50,21 @@ impl Reloader {
 
     /// Reload when `forced` (SIGHUP) or when a file changed since the last attempt.
     fn check(&mut self, forced: bool) {
-        let text = std::fs::read_to_string(&self.path);
-        let config = text.as_ref().ok().and_then(|t| Config::parse(t).ok());
-        let now = fingerprint(&self.path, config.as_ref());
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()));
+        let parsed = text
+            .as_deref()
+            .map_err(Clone::clone)
+            .and_then(Config::parse);
+        let now = fingerprint(&self.path, parsed.as_ref().ok());
         if !forced && now == self.fingerprint {
             return;
         }
         // A broken file is reported once, not at every tick until it is fixed.
         self.fingerprint = now;
-        let text = match text {
-            Ok(t) => t,
-            Err(e) => return self.failed(&[format!("cannot read {}: {e}", self.path.display())]),
-        };
-        let config = match Config::parse(&text) {
-            Ok(c) => c,
-            Err(e) => return self.failed(&[e]),
+        let (text, config) = match (text, parsed) {
+            (Ok(t), Ok(c)) => (t, c),
+            (Err(e), _) | (_, Err(e)) => return self.failed(&[e]),
         };
         let redactor = match config.checked_redactor(1) {
             Ok(r) => r,

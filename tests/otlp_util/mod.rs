@@ -413,6 +413,15 @@ pub fn server_runtime() -> (tokio::runtime::Runtime, tokio::net::TcpListener, So
     (runtime, listener, addr)
 }
 
+/// Wait until `done` holds, polling every 20 ms; panic with `what` after `within`.
+pub fn wait_until(what: &str, within: Duration, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn free_port() -> SocketAddr {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
@@ -573,6 +582,17 @@ impl Proxy {
     /// What caviard wrote on stdout so far (the stdout exporter's OTLP/JSON lines).
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
+    }
+
+    /// The value of a `/metrics` sample line over plain HTTP, e.g.
+    /// `caviard_export_dropped_records_total{signal="logs"}`.
+    pub fn metric(&self, sample: &str) -> Option<u64> {
+        let r = http_request(self.http, "GET", "/metrics", &[], b"");
+        assert_eq!(r.status, 200, "GET /metrics");
+        String::from_utf8(r.body)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
     }
 
     /// The process id (for signals).
